@@ -1,0 +1,12 @@
+//! heist: a declarative experiment language and reproducibility tool for model-extraction
+//! attacks on image-translation models.
+//!
+//! The pipeline, one module per stage: [`source`] (files, spans) -> [`syntax`] (pest grammar,
+//! AST) -> [`sema`] (names, types, units, ranges: the checked [`sema::Program`]). Problems of
+//! every stage are [`diagnostics::Diagnostic`] values, rendered once by [`cli`].
+
+pub mod cli;
+pub mod diagnostics;
+pub mod sema;
+pub mod source;
+pub mod syntax;
