@@ -60,6 +60,27 @@ impl Loader<'_> {
                 return;
             }
         };
+        if let Some(offset) = text.find(is_control) {
+            // Binary input: show it without its control bytes, which would garble a terminal.
+            let shown: String = text
+                .chars()
+                .map(|c| if is_control(c) { '?' } else { c })
+                .collect();
+            let c = text[offset..].chars().next().unwrap_or('?');
+            let id = self.sources.add(name, Some(canonical), shown);
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::Encoding,
+                    format!(
+                        "the file contains the control character U+{:04X}: it is not an experiment",
+                        c as u32
+                    ),
+                )
+                .at(Span::new(id, offset, offset + 1), "control character")
+                .help("an experiment is a text file; check that this is the right file"),
+            );
+            return;
+        }
         let id = self.sources.add(name, Some(canonical.clone()), text);
         let parsed = syntax::parse(id, &self.sources.get(id).text);
         let file = match parsed {
@@ -103,8 +124,7 @@ impl Loader<'_> {
                     )
                     .at(include.span, "included here")
                     .help(format!(
-                        "include paths are relative to the including file; looked for `{}`",
-                        target.display()
+                        "include paths are relative to the including file; looked for `{display}`"
                     )),
                 );
                 return;
@@ -143,6 +163,11 @@ impl Loader<'_> {
             ),
         }
     }
+}
+
+/// Single-byte control characters that never belong in a text file.
+fn is_control(c: char) -> bool {
+    (c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}'
 }
 
 fn file_name(path: &Path) -> String {

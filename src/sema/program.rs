@@ -368,6 +368,7 @@ pub struct Victim {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // Built once per victim; boxing would only add noise.
 pub enum VictimModel {
     /// Trained by heist from the victim's own data.
     Trained {

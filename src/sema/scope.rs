@@ -42,6 +42,9 @@ pub const RESERVED: &[&str] = &[
 pub struct Scope {
     pub lets: BTreeMap<String, Let>,
     pub declarations: BTreeMap<String, Declaration>,
+    /// `experiment` declarations: they name the whole run and are never referred to, so their
+    /// names do not take part in the shared namespace.
+    pub experiments: Vec<Declaration>,
 }
 
 impl Scope {
@@ -69,6 +72,14 @@ pub fn collect(statements: Vec<Statement>, diagnostics: &mut Diagnostics) -> Sco
     let mut scope = Scope::default();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     for statement in statements {
+        if let Statement::Declaration(d) = &statement {
+            if d.kind == Kind::Experiment {
+                if let Statement::Declaration(d) = statement {
+                    scope.experiments.push(d);
+                }
+                continue;
+            }
+        }
         let (name, what) = match &statement {
             Statement::Let(l) => (l.name.clone(), "variable"),
             Statement::Declaration(d) => (d.name.clone(), d.kind.keyword()),
@@ -189,9 +200,9 @@ fn override_value(
 fn shift_diagnostics(errors: Diagnostics, by: usize) -> Diagnostics {
     let mut shifted = Diagnostics::new();
     for mut d in errors.into_vec() {
-        if let Some(p) = &mut d.primary {
-            p.span.start += by;
-            p.span.end += by;
+        for label in d.primary.iter_mut().chain(d.secondary.iter_mut()) {
+            label.span.start += by;
+            label.span.end += by;
         }
         shifted.push(d);
     }
@@ -311,6 +322,19 @@ fn apply_one(scope: &mut Scope, path: &[Ident], value: Value, diagnostics: &mut 
         );
         return;
     };
+    if head.text == Kind::Experiment.keyword() {
+        if scope.experiments.is_empty() {
+            diagnostics.push(
+                Diagnostic::error(Code::BadOverride, "the file declares no experiment")
+                    .at(head.span, "nothing to change")
+                    .help("add `experiment NAME { ... }` to the file"),
+            );
+        }
+        for experiment in &mut scope.experiments {
+            set_field(&mut experiment.body, &path[1..], value.clone(), diagnostics);
+        }
+        return;
+    }
     if targets.is_empty() {
         diagnostics.push(
             Diagnostic::error(

@@ -90,16 +90,21 @@ impl<'a> Cx<'a> {
     }
 
     fn bad_unit(&mut self, number: Number, what: &str, allowed: &str, example: &str) {
-        let written = number
-            .unit
-            .map_or("no unit".to_string(), |u| format!("`{}`", u.suffix()));
+        let message = match number.unit {
+            None => format!("{what} needs a unit: {allowed}"),
+            Some(u) => format!("{what} takes {allowed}, not `{}`", u.suffix()),
+        };
         self.push(
-            Diagnostic::error(
-                Code::BadUnit,
-                format!("{what} takes {allowed}, not {written}"),
-            )
-            .at(number.span, "wrong unit")
-            .help(format!("for example: {example}")),
+            Diagnostic::error(Code::BadUnit, message)
+                .at(
+                    number.span,
+                    if number.unit.is_some() {
+                        "wrong unit"
+                    } else {
+                        "no unit"
+                    },
+                )
+                .help(format!("for example: {example}")),
         );
     }
 

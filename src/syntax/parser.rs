@@ -22,7 +22,7 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
     check_nesting(file, text)?;
     let pairs = Grammar::parse(Rule::file, text).map_err(|e| {
         let mut diagnostics = Diagnostics::new();
-        diagnostics.push(syntax_error(file, text, &e));
+        diagnostics.push(syntax_error(file, text, &e, "the end of the file"));
         diagnostics
     })?;
     let mut lowering = Lowering {
@@ -48,7 +48,7 @@ pub fn parse_value(file: FileId, text: &str) -> Result<Value, Diagnostics> {
     check_nesting(file, text)?;
     let mut pairs = Grammar::parse(Rule::value, text).map_err(|e| {
         let mut diagnostics = Diagnostics::new();
-        diagnostics.push(syntax_error(file, text, &e));
+        diagnostics.push(syntax_error(file, text, &e, "the end of the value"));
         diagnostics
     })?;
     let pair = pairs.next().expect("a value rule yields one pair");
@@ -118,13 +118,18 @@ fn check_nesting(file: FileId, text: &str) -> Result<(), Diagnostics> {
 }
 
 /// Turns pest's error into a diagnostic that says what was expected in words.
-fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(
+    file: FileId,
+    text: &str,
+    error: &pest::error::Error<Rule>,
+    end: &str,
+) -> Diagnostic {
     let offset = match error.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     }
     .min(text.len());
-    let found = found_token(text, offset);
+    let found = found_token(text, offset, end);
     let mut expected: Vec<&str> = Vec::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for rule in positives {
@@ -133,6 +138,15 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
                 expected.push(words);
             }
         }
+    }
+    // Inside a block the next thing is a field (which starts with a name) or the closing brace.
+    if expected.contains(&"`}`") {
+        for e in expected.iter_mut() {
+            if *e == "a name" {
+                *e = "a field (`name = value`)";
+            }
+        }
+        expected.dedup();
     }
     let message = match expected.as_slice() {
         [] => format!("unexpected {found}"),
@@ -148,12 +162,20 @@ fn syntax_error(file: FileId, text: &str, error: &pest::error::Error<Rule>) -> D
     if let Some(help) = syntax_help(text, offset, &expected) {
         diagnostic = diagnostic.help(help);
     }
+    if offset >= text.trim_end().len() {
+        if let Some(open) = unclosed_bracket(text) {
+            diagnostic = diagnostic.also(
+                Span::new(file, open, open + 1),
+                "opened here and never closed",
+            );
+        }
+    }
     diagnostic
 }
 
 fn describe_rule(rule: Rule) -> &'static str {
     match rule {
-        Rule::include | Rule::let_binding | Rule::declaration | Rule::kind => {
+        Rule::file | Rule::include | Rule::let_binding | Rule::declaration | Rule::kind => {
             "a declaration (`dataset`, `victim`, `attack`, `evaluation`, `user_study`, `comparison`, `report`, `experiment`), `let` or `include`"
         }
         Rule::EOI => "the end of the file",
@@ -161,7 +183,6 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::block => "`{`",
         Rule::block_end => "`}`",
         Rule::field => "a field (`name = value`)",
-        Rule::assign => "`=`",
         Rule::extends_clause | Rule::type_clause => "`= TYPE` or `extends NAME`",
         Rule::value | Rule::argument => "a value",
         Rule::list_end => "`]`",
@@ -170,6 +191,7 @@ fn describe_rule(rule: Rule) -> &'static str {
         Rule::number | Rule::quantity | Rule::money => "a number",
         Rule::unit => "a unit",
         Rule::string | Rule::string_inner => "a string",
+        Rule::assign | Rule::stray_colon => "`=`",
         _ => "something else",
     }
 }
@@ -189,10 +211,10 @@ fn found_len(text: &str, offset: usize) -> usize {
     }
 }
 
-fn found_token(text: &str, offset: usize) -> String {
+fn found_token(text: &str, offset: usize, end: &str) -> String {
     let len = found_len(text, offset);
     if len == 0 {
-        return "the end of the file".into();
+        return end.to_string();
     }
     let token = &text[offset..offset + len];
     match token.chars().next() {
@@ -225,14 +247,54 @@ fn syntax_help(text: &str, offset: usize, expected: &[&str]) -> Option<String> {
         return Some("a `{` is not closed: add `}` at the end of its block".into());
     }
     if expected.iter().any(|e| e.starts_with("a declaration")) {
-        if let Some(c) = next.filter(|c| c.is_alphabetic()) {
-            let _ = c;
+        let word: String = text[offset..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let keywords = Kind::ALL
+            .map(Kind::keyword)
+            .into_iter()
+            .chain(["let", "include"]);
+        if let Some(keyword) = crate::diagnostics::did_you_mean(&word, keywords) {
+            return Some(format!("did you mean `{keyword}`?"));
+        }
+        if next.is_some_and(char::is_alphabetic) {
             return Some(
                 "a file holds declarations such as `victim NAME = cyclegan { ... }`; fields go inside a declaration's `{ }`".into(),
             );
         }
     }
     None
+}
+
+/// The offset of the innermost bracket left open at the end of `text` (outside strings and
+/// comments), to point at when the file ends too early.
+fn unclosed_bracket(text: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let (mut in_string, mut in_comment, mut escaped) = (false, false, false);
+    for (offset, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+        } else if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') | (false, '\n') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '#' => in_comment = true,
+                '"' => in_string = true,
+                '{' | '[' | '(' => open.push(offset),
+                '}' | ']' | ')' => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    open.pop()
 }
 
 struct Lowering {

@@ -39,6 +39,13 @@ pub fn experiment(cx: &mut Cx, declarations: Vec<&Declaration>, default_name: &s
         );
     }
     untyped(cx, d);
+    if let crate::syntax::ast::Head::Extends(parent) = &d.head {
+        cx.push(
+            Diagnostic::error(Code::WrongKind, "an experiment cannot extend anything")
+                .at(parent.span, "not supported")
+                .help("include the other file instead: include \"other.exp\""),
+        );
+    }
     let mut f = cx.fields(
         &d.body,
         d.name.span,

@@ -23,7 +23,8 @@ pub fn lower(cx: &mut Cx, default_name: &str) -> Program {
     let declarations: Vec<&Declaration> = cx.scope.declarations.values().collect();
     let of = |kind: Kind| declarations.iter().copied().filter(move |d| d.kind == kind);
 
-    let experiment = experiment::experiment(cx, of(Kind::Experiment).collect(), default_name);
+    let experiments: Vec<Declaration> = cx.scope.experiments.clone();
+    let experiment = experiment::experiment(cx, experiments.iter().collect(), default_name);
     let mut program = Program {
         experiment,
         datasets: BTreeMap::new(),

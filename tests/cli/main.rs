@@ -1,0 +1,8 @@
+//! heist's integration tests: the binary run as a user runs it.
+
+mod diagnostics;
+mod experiments;
+mod language;
+mod mutations;
+mod scratch;
+mod support;

@@ -1,0 +1,107 @@
+//! A small builder for running the `heist` binary: `Heist::new().args([..]).run()`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One invocation of heist.
+pub struct Heist {
+    args: Vec<String>,
+    dir: PathBuf,
+}
+
+/// What an invocation printed and returned.
+pub struct Outcome {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Heist {
+    pub fn new() -> Heist {
+        Heist {
+            args: Vec::new(),
+            dir: project_root(),
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Heist
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs in `dir` (relative to the project root) so that paths in messages stay short.
+    pub fn in_dir(mut self, dir: impl AsRef<Path>) -> Heist {
+        self.dir = project_root().join(dir);
+        self
+    }
+
+    pub fn run(self) -> Outcome {
+        let output = Command::new(env!("CARGO_BIN_EXE_heist"))
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("heist runs");
+        Outcome {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Outcome {
+    /// Asserts the exit status, showing what heist printed when it differs.
+    pub fn status(self, expected: i32) -> Outcome {
+        assert_eq!(
+            self.status, expected,
+            "exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_has(self, needle: &str) -> Outcome {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(self, needle: &str) -> Outcome {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+pub fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped experiments (`experiments/**/*.exp`), sorted.
+pub fn shipped_experiments() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![project_root().join("experiments")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("experiments/ exists") {
+            let path = entry.expect("readable entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "exp") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
