@@ -302,6 +302,21 @@ fn apply_one(scope: &mut Scope, path: &[Ident], value: Value, diagnostics: &mut 
         );
         return;
     }
+    if let Some(binding) = scope.lets.get_mut(&head.text) {
+        match &mut binding.value.kind {
+            ValueKind::Object { block, .. } => set_field(block, &path[1..], value, diagnostics),
+            _ => diagnostics.push(
+                Diagnostic::error(
+                    Code::BadOverride,
+                    format!("the variable `{}` is not a block", head.text),
+                )
+                .at(head.span, "has no fields")
+                .also(binding.value.span, "its value")
+                .help(format!("set it whole: --set {}=VALUE", head.text)),
+            ),
+        }
+        return;
+    }
     let targets: Vec<String> = if let Some(kind) = Kind::from_keyword(&head.text) {
         scope.names_of(kind).map(str::to_string).collect()
     } else if scope.declarations.contains_key(&head.text) {

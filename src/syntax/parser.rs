@@ -626,3 +626,85 @@ pub fn is_name(text: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> ValueKind {
+        parse_value(FileId(0), text).expect("parses").kind
+    }
+
+    #[test]
+    fn numbers_carry_their_units() {
+        assert!(matches!(
+            value("64px"),
+            ValueKind::Number {
+                value: 64.0,
+                unit: Some(Unit::Pixels),
+                integer: true
+            }
+        ));
+        assert!(matches!(
+            value("2e-4"),
+            ValueKind::Number {
+                integer: false,
+                unit: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            value("+20%"),
+            ValueKind::Number {
+                value: 20.0,
+                unit: Some(Unit::Percent),
+                ..
+            }
+        ));
+        assert!(matches!(
+            value("250ms"),
+            ValueKind::Number {
+                unit: Some(Unit::Milliseconds),
+                ..
+            }
+        ));
+        assert!(matches!(value("$0.016"), ValueKind::Money(m) if m == 0.016));
+    }
+
+    #[test]
+    fn a_unit_must_touch_its_number() {
+        assert!(parse_value(FileId(0), "64 px").is_err());
+        assert!(parse_value(FileId(0), "4xl").is_err());
+    }
+
+    #[test]
+    fn strings_decode_escapes_and_split_out_variables() {
+        let ValueKind::String(parts) = value(r#""${root}/a\"b\\c""#) else {
+            panic!("a string")
+        };
+        assert!(matches!(&parts[0], StringPart::Variable(v) if v.text == "root"));
+        assert!(matches!(&parts[1], StringPart::Text(t) if t == "/a\"b\\c"));
+    }
+
+    #[test]
+    fn ranges_take_an_optional_step() {
+        assert!(matches!(value("1..5"), ValueKind::Range { step: None, .. }));
+        assert!(matches!(
+            value("25%..100% step 25%"),
+            ValueKind::Range { step: Some(_), .. }
+        ));
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_parsing() {
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_NESTING + 1),
+            "]".repeat(MAX_NESTING + 1)
+        );
+        let errors = parse_value(FileId(0), &deep).expect_err("too deep");
+        assert_eq!(errors.iter().next().map(|d| d.code), Some(Code::TooDeep));
+        let fine = format!("{}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+        assert!(parse_value(FileId(0), &fine).is_ok());
+    }
+}

@@ -125,6 +125,21 @@ fn nested_fields_can_be_overridden() {
 }
 
 #[test]
+fn a_shared_recipe_in_a_variable_can_be_overridden() {
+    let text = format!(
+        "let quick = {{ steps = 100; batch_size = 4 }}\n{}",
+        format!("{BASE}{ATTACK}").replace(
+            "discriminator { layers = 2 } }",
+            "discriminator { layers = 2 }; training = quick }"
+        )
+    );
+    let p = program(&[("main.exp", &text)], &["quick.steps=7"]);
+    let json = serde_json::to_value(&p.attacks["steal"]).unwrap();
+    assert_eq!(json["surrogate"]["training"]["length"]["count"], 7);
+    assert_eq!(json["surrogate"]["training"]["batch_size"], 4);
+}
+
+#[test]
 fn ranges_expand_with_units_and_steps() {
     let text = format!(
         "{BASE}{}",
