@@ -746,6 +746,46 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A value of one of several block types: `watermark { ... }`, or a bare `watermark` with
+    /// all defaults. Returns the chosen type and a reader over the block's fields.
+    pub fn typed<T: Copy>(
+        &mut self,
+        value: &Value,
+        what: &str,
+        types: &[(&'static str, T)],
+        example: &str,
+    ) -> Option<(T, Fields)> {
+        let resolved = self.resolve(value)?;
+        let (type_name, block) = match &resolved.kind {
+            ValueKind::Object {
+                type_name: Some(t),
+                block,
+            } => (t.clone(), block.clone()),
+            ValueKind::Reference(p) if p.len() == 1 => (
+                p[0].clone(),
+                Block {
+                    fields: Vec::new(),
+                    span: resolved.span,
+                },
+            ),
+            _ => {
+                self.wrong_type(&resolved, &format!("a {what}"), what, example);
+                return None;
+            }
+        };
+        let word = Value {
+            kind: ValueKind::Reference(vec![type_name.clone()]),
+            span: type_name.span,
+        };
+        let chosen = self.word(&word, what, types)?;
+        let fields = self.fields(
+            &block,
+            type_name.span,
+            &format!("the `{}` {what}", type_name.text),
+        );
+        Some((chosen, fields))
+    }
+
     /// Starts reading the fields of a block.
     pub fn fields(&mut self, block: &Block, anchor: Span, what: &str) -> Fields {
         let mut seen: Vec<&Ident> = Vec::new();
@@ -887,6 +927,25 @@ impl Fields {
             );
         }
         value
+    }
+
+    /// Reads the optional nested block `name { ... }` with `read`, reporting its unknown fields.
+    pub fn nested(
+        &mut self,
+        cx: &mut Cx,
+        name: &'static str,
+        what: &str,
+        example: &str,
+        read: impl FnOnce(&mut Cx, &mut Fields),
+    ) {
+        let Some(value) = self.get(name) else {
+            return;
+        };
+        if let Some((_, block)) = cx.object(&value, &format!("`{name}`"), example) {
+            let mut inner = cx.fields(&block, value.span, what);
+            read(cx, &mut inner);
+            inner.finish(cx);
+        }
     }
 
     /// The span of a field's name, when set.

@@ -148,42 +148,9 @@ pub fn attack(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Attack>
 
 /// `pix2pix { ... }` or `srresnet { ... }` with its `training`.
 fn surrogate(cx: &mut Cx, value: &Value) -> Option<Surrogate> {
-    let example = "surrogate = pix2pix { image_size = 256px }";
-    let resolved = cx.resolve(value)?;
-    let (type_name, block) = match &resolved.kind {
-        ValueKind::Object {
-            type_name: Some(t),
-            block,
-        } => (t.clone(), block.clone()),
-        ValueKind::Reference(p) if p.len() == 1 => (
-            p[0].clone(),
-            crate::syntax::ast::Block {
-                fields: Vec::new(),
-                span: resolved.span,
-            },
-        ),
-        _ => {
-            cx.push(
-                Diagnostic::error(
-                    Code::WrongType,
-                    format!("`surrogate` must be a model, found {}", resolved.describe()),
-                )
-                .at(
-                    resolved.span,
-                    "expected `pix2pix { ... }` or `srresnet { ... }`",
-                )
-                .help(format!("for example: {example}")),
-            );
-            return None;
-        }
-    };
     let types = [("pix2pix", "pix2pix"), ("srresnet", "srresnet")];
-    let word = Value {
-        kind: ValueKind::Reference(vec![type_name.clone()]),
-        span: type_name.span,
-    };
-    let ty = cx.word(&word, "surrogate architecture", &types)?;
-    let mut f = cx.fields(&block, type_name.span, &format!("the {ty} surrogate"));
+    let example = "surrogate = pix2pix { image_size = 256px }";
+    let (ty, mut f) = cx.typed(value, "surrogate", &types, example)?;
     let architecture = models::architecture(cx, ty, &mut f);
     let training = models::training(cx, ty, f.get("training"));
     f.finish(cx);

@@ -5,7 +5,7 @@ use crate::sema::program::{
     Cell, DataRef, Defense, Evaluation, Extractor, GroundTruth, Metric, Program, Task,
 };
 use crate::sema::values::Cx;
-use crate::syntax::ast::{Block, Declaration, Kind, Value, ValueKind};
+use crate::syntax::ast::{Declaration, Kind, Value, ValueKind};
 
 use super::{data_ref, untyped, Content};
 
@@ -242,28 +242,10 @@ pub fn evaluation(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Eva
 
 /// `fid`, `kid`, `ssim`, `psnr`, or a block with options: `ssim { y_channel = true; crop_border = 4 }`.
 pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
-    let resolved = cx.resolve(value)?;
-    let (word, block) = match &resolved.kind {
-        ValueKind::Object {
-            type_name: Some(t),
-            block,
-        } => (
-            Value {
-                kind: ValueKind::Reference(vec![t.clone()]),
-                span: t.span,
-            },
-            Some(block.clone()),
-        ),
-        _ => (resolved.clone(), None),
-    };
     let names = [("fid", 0), ("kid", 1), ("ssim", 2), ("psnr", 3)];
-    let which = cx.word(&word, "metric", &names)?;
-    let block = block.unwrap_or(Block {
-        fields: Vec::new(),
-        span: resolved.span,
-    });
-    let name = names[which].0;
-    let mut f = cx.fields(&block, word.span, &format!("the metric `{name}`"));
+    let example = "ssim { y_channel = true; crop_border = 4px }";
+    let (which, mut f) = cx.typed(value, "metric", &names, example)?;
+    let anchor = f.anchor();
     let metric = if which < 2 {
         let extractors = [("inception_v3", 0), ("random_conv", 1)];
         let kind = f
@@ -279,7 +261,7 @@ pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
         if kind == 1 && weights.is_some() {
             cx.push(
                 Diagnostic::error(Code::ConflictingFields, "the random-convolution extractor has no weights file")
-                    .at(f.span_of("weights").unwrap_or(word.span), "not used")
+                    .at(f.span_of("weights").unwrap_or(anchor), "not used")
                     .help("its weights come from `seed`; remove `weights` or use `extractor = inception_v3`"),
             );
         }
@@ -289,7 +271,7 @@ pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
                     Code::ConflictingFields,
                     "Inception v3 has trained weights, not a seed",
                 )
-                .at(f.span_of("seed").unwrap_or(word.span), "not used")
+                .at(f.span_of("seed").unwrap_or(anchor), "not used")
                 .help("remove `seed`, or use `extractor = random_conv`"),
             );
         }

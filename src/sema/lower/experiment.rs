@@ -62,20 +62,20 @@ pub fn experiment(cx: &mut Cx, declarations: Vec<&Declaration>, default_name: &s
         .get("seed")
         .and_then(|v| cx.natural(&v, "`seed`", "seed = 0"))
         .unwrap_or(0);
-    if let Some(v) = f.get("tolerances") {
-        if let Some((_, block)) = cx.object(&v, "`tolerances`", "tolerances { fid = 5% }") {
-            let mut t = cx.fields(&block, v.span, "`tolerances`");
+    f.nested(
+        cx,
+        "tolerances",
+        "`tolerances`",
+        "tolerances { fid = 5% }",
+        |cx, t| {
             for (metric, _) in DEFAULT_TOLERANCES {
-                if let Some(x) = t
-                    .get(metric)
-                    .and_then(|v| cx.fraction(&v, &format!("the `{metric}` tolerance")))
-                {
+                let what = format!("the `{metric}` tolerance");
+                if let Some(x) = t.get(metric).and_then(|v| cx.fraction(&v, &what)) {
                     tolerances.insert(metric.to_string(), x);
                 }
             }
-            t.finish(cx);
-        }
-    }
+        },
+    );
     f.finish(cx);
     Experiment {
         name: d.name.text.clone(),

@@ -16,7 +16,7 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
     match ty {
         "cyclegan" => {
             let image_size = image_size(cx, f, 256);
-            let (filters, residual_blocks) = generator(cx, f, "cyclegan", 64, 9);
+            let (filters, residual_blocks) = generator(cx, f, ty, 64, 9);
             let (discriminator_filters, discriminator_layers) = patch_discriminator(cx, f);
             check_divisible(
                 cx,
@@ -36,7 +36,7 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
         }
         "ugatit" => {
             let image_size = image_size(cx, f, 256);
-            let (filters, residual_blocks) = generator(cx, f, "ugatit", 64, 4);
+            let (filters, residual_blocks) = generator(cx, f, ty, 64, 4);
             let light = f
                 .get("light")
                 .and_then(|v| cx.boolean(&v, "`light`"))
@@ -49,29 +49,18 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
                 "the U-GAT-IT generator down-samples twice",
             );
             let (mut discriminator_filters, mut global_layers, mut local_layers) = (64, 7, 5);
-            if let Some(v) = f.get("discriminator") {
-                let example = "discriminator { filters = 64; global_layers = 7; local_layers = 5 }";
-                if let Some((_, block)) = cx.object(&v, "`discriminator`", example) {
-                    let mut g = cx.fields(&block, v.span, "the ugatit `discriminator`");
-                    if let Some(x) = g
-                        .get("filters")
-                        .and_then(|v| cx.count(&v, "`filters`", "filters = 64"))
-                    {
-                        discriminator_filters = x as u32;
-                    }
-                    for (name, slot) in [
-                        ("global_layers", &mut global_layers),
-                        ("local_layers", &mut local_layers),
-                    ] {
-                        if let Some(x) = g.get(name).and_then(|v| {
-                            cx.integer(&v, "discriminator layers", 3, 9, "global_layers = 7")
-                        }) {
-                            *slot = x as u32;
-                        }
-                    }
-                    g.finish(cx);
-                }
-            }
+            let example = "discriminator { filters = 64; global_layers = 7; local_layers = 5 }";
+            f.nested(
+                cx,
+                "discriminator",
+                "the ugatit `discriminator`",
+                example,
+                |cx, d| {
+                    read_u32(cx, d, "filters", 1, 4096, &mut discriminator_filters);
+                    read_u32(cx, d, "global_layers", 3, 9, &mut global_layers);
+                    read_u32(cx, d, "local_layers", 3, 9, &mut local_layers);
+                },
+            );
             for (which, layers) in [("global", global_layers), ("local", local_layers)] {
                 // Reflection-padded 4x4 convolutions: `layers - 2` halvings, then two that take 1 px each.
                 if (image_size >> (layers - 2)) < 3 {
@@ -82,7 +71,11 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
                             format!("the {which} discriminator with {layers} layers needs images of at least {min}px, not {image_size}px"),
                         )
                         .at(f.span_of("image_size").unwrap_or(f.anchor()), "too small for the discriminator")
-                        .help(format!("use image_size = {}px or fewer layers: discriminator {{ {which}_layers = {} }}", min.next_multiple_of(4), layers.saturating_sub(1).max(3))),
+                        .help(format!(
+                            "use image_size = {}px or fewer layers: discriminator {{ {which}_layers = {} }}",
+                            min.next_multiple_of(4),
+                            layers.saturating_sub(1).max(3)
+                        )),
                     );
                 }
             }
@@ -98,40 +91,25 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
         }
         "pix2pix" => {
             let image_size = image_size(cx, f, 256);
-            let mut filters = 64;
-            let mut depth = image_size.trailing_zeros().clamp(5, 8);
-            let mut dropout = true;
-            if let Some(v) = f.get("generator") {
-                if let Some((_, block)) =
-                    cx.object(&v, "`generator`", "generator { filters = 64; depth = 8 }")
-                {
-                    let mut g = cx.fields(&block, v.span, "the pix2pix `generator`");
-                    if let Some(x) = g
-                        .get("filters")
-                        .and_then(|v| cx.count(&v, "`filters`", "filters = 64"))
-                    {
-                        filters = x as u32;
-                    }
-                    if let Some(x) = g
-                        .get("depth")
-                        .and_then(|v| cx.integer(&v, "`depth`", 5, 10, "depth = 8"))
-                    {
-                        depth = x as u32;
-                    }
+            let (mut filters, mut depth, mut dropout) =
+                (64, image_size.trailing_zeros().clamp(5, 8), true);
+            let example = "generator { filters = 64; depth = 8 }";
+            f.nested(
+                cx,
+                "generator",
+                "the pix2pix `generator`",
+                example,
+                |cx, g| {
+                    read_u32(cx, g, "filters", 1, 4096, &mut filters);
+                    read_u32(cx, g, "depth", 5, 10, &mut depth);
                     if let Some(x) = g.get("dropout").and_then(|v| cx.boolean(&v, "`dropout`")) {
                         dropout = x;
                     }
-                    g.finish(cx);
-                }
-            }
-            let (discriminator_filters, discriminator_layers) = patch_discriminator(cx, f);
-            check_divisible(
-                cx,
-                f,
-                image_size,
-                1 << depth,
-                &format!("a U-Net with depth {depth} halves the image {depth} times"),
+                },
             );
+            let (discriminator_filters, discriminator_layers) = patch_discriminator(cx, f);
+            let why = format!("a U-Net with depth {depth} halves the image {depth} times");
+            check_divisible(cx, f, image_size, 1 << depth, &why);
             check_patchgan(cx, f, image_size, discriminator_layers);
             Some(Architecture::Pix2pix(Pix2Pix {
                 image_size,
@@ -162,39 +140,45 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
                     .help(format!("use hr_crop = {}px", (hr_crop.max(16) / scale).max(1) * scale)),
                 );
             }
-            if ty == "srgan" {
-                let mut discriminator_filters = 64;
-                if let Some(v) = f.get("discriminator") {
-                    if let Some((_, block)) =
-                        cx.object(&v, "`discriminator`", "discriminator { filters = 64 }")
-                    {
-                        let mut g = cx.fields(&block, v.span, "the srgan `discriminator`");
-                        if let Some(x) = g
-                            .get("filters")
-                            .and_then(|v| cx.count(&v, "`filters`", "filters = 64"))
-                        {
-                            discriminator_filters = x as u32;
-                        }
-                        g.finish(cx);
-                    }
-                }
-                Some(Architecture::Srgan(Srgan {
-                    scale,
-                    filters,
-                    residual_blocks,
-                    discriminator_filters,
-                    hr_crop,
-                }))
-            } else {
-                Some(Architecture::Srresnet(SrResNet {
+            if ty == "srresnet" {
+                return Some(Architecture::Srresnet(SrResNet {
                     scale,
                     filters,
                     residual_blocks,
                     hr_crop,
-                }))
+                }));
             }
+            let mut discriminator_filters = 64;
+            let example = "discriminator { filters = 64 }";
+            f.nested(
+                cx,
+                "discriminator",
+                "the srgan `discriminator`",
+                example,
+                |cx, d| {
+                    read_u32(cx, d, "filters", 1, 4096, &mut discriminator_filters);
+                },
+            );
+            Some(Architecture::Srgan(Srgan {
+                scale,
+                filters,
+                residual_blocks,
+                discriminator_filters,
+                hr_crop,
+            }))
         }
         _ => None,
+    }
+}
+
+/// Overwrites `slot` with the integer field `name` when it is set and in `[min, max]`.
+fn read_u32(cx: &mut Cx, f: &mut Fields, name: &'static str, min: i64, max: i64, slot: &mut u32) {
+    let example = format!("{name} = {slot}");
+    if let Some(x) = f
+        .get(name)
+        .and_then(|v| cx.integer(&v, &format!("`{name}`"), min, max, &example))
+    {
+        *slot = x as u32;
     }
 }
 
@@ -207,56 +191,34 @@ fn image_size(cx: &mut Cx, f: &mut Fields, default: u32) -> u32 {
 /// `generator { filters = N; residual_blocks = N }`.
 fn generator(cx: &mut Cx, f: &mut Fields, ty: &str, filters: u32, blocks: u32) -> (u32, u32) {
     let (mut filters, mut blocks) = (filters, blocks);
-    if let Some(v) = f.get("generator") {
-        if let Some((_, block)) = cx.object(
-            &v,
-            "`generator`",
-            "generator { filters = 64; residual_blocks = 9 }",
-        ) {
-            let mut g = cx.fields(&block, v.span, &format!("the {ty} `generator`"));
-            if let Some(x) = g
-                .get("filters")
-                .and_then(|v| cx.count(&v, "`filters`", "filters = 64"))
-            {
-                filters = x as u32;
-            }
-            if let Some(x) = g
-                .get("residual_blocks")
-                .and_then(|v| cx.integer(&v, "`residual_blocks`", 1, 64, "residual_blocks = 9"))
-            {
-                blocks = x as u32;
-            }
-            g.finish(cx);
-        }
-    }
+    let example = "generator { filters = 64; residual_blocks = 9 }";
+    f.nested(
+        cx,
+        "generator",
+        &format!("the {ty} `generator`"),
+        example,
+        |cx, g| {
+            read_u32(cx, g, "filters", 1, 4096, &mut filters);
+            read_u32(cx, g, "residual_blocks", 1, 64, &mut blocks);
+        },
+    );
     (filters, blocks)
 }
 
 /// `discriminator { filters = 64; layers = 3 }` of a PatchGAN (70x70 with 3 layers).
 fn patch_discriminator(cx: &mut Cx, f: &mut Fields) -> (u32, u32) {
     let (mut filters, mut layers) = (64, 3);
-    if let Some(v) = f.get("discriminator") {
-        if let Some((_, block)) = cx.object(
-            &v,
-            "`discriminator`",
-            "discriminator { filters = 64; layers = 3 }",
-        ) {
-            let mut g = cx.fields(&block, v.span, "the PatchGAN `discriminator`");
-            if let Some(x) = g
-                .get("filters")
-                .and_then(|v| cx.count(&v, "`filters`", "filters = 64"))
-            {
-                filters = x as u32;
-            }
-            if let Some(x) = g
-                .get("layers")
-                .and_then(|v| cx.integer(&v, "`layers`", 1, 8, "layers = 3"))
-            {
-                layers = x as u32;
-            }
-            g.finish(cx);
-        }
-    }
+    let example = "discriminator { filters = 64; layers = 3 }";
+    f.nested(
+        cx,
+        "discriminator",
+        "the PatchGAN `discriminator`",
+        example,
+        |cx, d| {
+            read_u32(cx, d, "filters", 1, 4096, &mut filters);
+            read_u32(cx, d, "layers", 1, 8, &mut layers);
+        },
+    );
     (filters, layers)
 }
 
@@ -459,9 +421,7 @@ pub fn training(cx: &mut Cx, ty: &str, value: Option<Value>) -> Training {
             t.schedule = s;
         }
     }
-    if let Some(v) = f.get("losses") {
-        losses(cx, ty, &v, &mut t.losses);
-    }
+    losses(cx, ty, &mut f, &mut t.losses);
     if ty == "cyclegan" {
         if let Some(x) = f
             .get("pool_size")
@@ -535,25 +495,24 @@ fn schedule(cx: &mut Cx, value: &Value) -> Option<Schedule> {
 }
 
 /// `losses { cycle = 10; identity = 0.5 }`: only the architecture's own losses.
-fn losses(cx: &mut Cx, ty: &str, value: &Value, into: &mut BTreeMap<String, f64>) {
-    let Some((_, block)) = cx.object(value, "`losses`", "losses { cycle = 10 }") else {
-        return;
-    };
-    let mut f = cx.fields(&block, value.span, &format!("the {ty} `losses`"));
-    for (name, _) in default_losses(ty) {
-        if let Some(w) = f.get(name).and_then(|v| {
-            cx.real(
-                &v,
-                &format!("the `{name}` loss weight"),
-                0.0,
-                1e6,
-                "cycle = 10",
-            )
-        }) {
-            into.insert(name.to_string(), w);
-        }
-    }
-    f.finish(cx);
+fn losses(cx: &mut Cx, ty: &str, f: &mut Fields, into: &mut BTreeMap<String, f64>) {
+    f.nested(
+        cx,
+        "losses",
+        &format!("the {ty} `losses`"),
+        "losses { cycle = 10 }",
+        |cx, l| {
+            for (name, _) in default_losses(ty) {
+                let what = format!("the `{name}` loss weight");
+                if let Some(w) = l
+                    .get(name)
+                    .and_then(|v| cx.real(&v, &what, 0.0, 1e6, "cycle = 10"))
+                {
+                    into.insert(name.to_string(), w);
+                }
+            }
+        },
+    );
 }
 
 /// `pixel` or `vgg19(weights = "vgg19.pth", layer = "relu5_4")`.

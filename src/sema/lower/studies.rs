@@ -339,30 +339,9 @@ fn model_ref(cx: &mut Cx, value: &Value) -> Option<ModelRef> {
 
 /// `uniform_noise { ... }`, `gaussian_noise { ... }` or `images { data = ...; count = ... }`.
 fn probes(cx: &mut Cx, value: &Value, program: &Program) -> Option<Probes> {
+    let kinds = [("uniform_noise", 0), ("gaussian_noise", 1), ("images", 2)];
     let example = "probes = uniform_noise { count = 256; size = 64px }";
-    let (type_name, block) = cx.object(value, "`probes`", example)?;
-    let Some(type_name) = type_name else {
-        cx.push(
-            Diagnostic::error(Code::MissingField, "say which probes")
-                .at(value.span, "untyped block")
-                .help(format!("write {example}, `gaussian_noise {{ ... }}` or `images {{ data = ...; count = 256 }}`")),
-        );
-        return None;
-    };
-    let word = Value {
-        kind: ValueKind::Reference(vec![type_name.clone()]),
-        span: type_name.span,
-    };
-    let kind = cx.word(
-        &word,
-        "probe distribution",
-        &[("uniform_noise", 0), ("gaussian_noise", 1), ("images", 2)],
-    )?;
-    let mut f = cx.fields(
-        &block,
-        type_name.span,
-        &format!("the `{}` probes", type_name.text),
-    );
+    let (kind, mut f) = cx.typed(value, "probe distribution", &kinds, example)?;
     let count = f
         .get("count")
         .and_then(|v| cx.count(&v, "`count`", "count = 256"))

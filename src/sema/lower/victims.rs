@@ -258,53 +258,9 @@ fn defenses(cx: &mut Cx, value: &Value) -> Option<Vec<Defense>> {
 }
 
 fn defense(cx: &mut Cx, value: &Value) -> Option<Defense> {
-    let example = "watermark { fraction = 0.5%; trigger = blur }";
-    let resolved = cx.resolve(value)?;
-    let (type_name, block) = match &resolved.kind {
-        ValueKind::Object {
-            type_name: Some(t),
-            block,
-        } => (t.clone(), block.clone()),
-        ValueKind::Reference(p) if p.len() == 1 => {
-            let t = p[0].clone();
-            let span = resolved.span;
-            (
-                t,
-                crate::syntax::ast::Block {
-                    fields: Vec::new(),
-                    span,
-                },
-            )
-        }
-        _ => {
-            cx.push(
-                Diagnostic::error(
-                    Code::WrongType,
-                    format!(
-                        "a defence must be a typed block, found {}",
-                        resolved.describe()
-                    ),
-                )
-                .at(resolved.span, "not a defence")
-                .help(format!("for example: {example}")),
-            );
-            return None;
-        }
-    };
     let kinds = [("watermark", 0), ("fingerprint", 1), ("perturbation", 2)];
-    let kind = cx.word(
-        &Value {
-            kind: ValueKind::Reference(vec![type_name.clone()]),
-            span: type_name.span,
-        },
-        "defence",
-        &kinds,
-    )?;
-    let mut f = cx.fields(
-        &block,
-        type_name.span,
-        &format!("the `{}` defence", type_name.text),
-    );
+    let example = "watermark { fraction = 0.5%; trigger = blur }";
+    let (kind, mut f) = cx.typed(value, "defence", &kinds, example)?;
     let name = f
         .get("name")
         .and_then(|v| cx.string(&v, "`name`", "name = \"dawn-blur\""));
