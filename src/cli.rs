@@ -7,8 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diagnostics;
+use crate::diagnostics::{self, Code, Diagnostic};
+use crate::metrics::extractor::Extractor;
+use crate::metrics::pixel::{self, PixelMetric, PixelOptions};
+use crate::metrics::{features, frechet, MetricError};
 use crate::sema::{self, Checked, Override, Program};
+use crate::stats::{self, Bound, StatsError};
 
 /// heist: declare, check, run and report model-extraction experiments on image-translation models.
 #[derive(Debug, Parser)]
@@ -51,6 +55,84 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure images: PSNR or SSIM of paired images, FID or KID of two sets.
+    ///
+    /// REF and TEST are two image files or two folders paired by file name (psnr, ssim), or two
+    /// image folders or two .npy feature matrices of N x D (fid, kid).
+    Metric {
+        #[arg(value_enum)]
+        metric: MetricName,
+        /// Reference image, folder or .npy file.
+        #[arg(value_name = "REF")]
+        reference: PathBuf,
+        /// Test image, folder or .npy file.
+        #[arg(value_name = "TEST")]
+        test: PathBuf,
+        /// PSNR/SSIM on the BT.601 Y channel (the super-resolution convention).
+        #[arg(long)]
+        y_channel: bool,
+        /// PSNR/SSIM: pixels cropped from every border first.
+        #[arg(long, value_name = "N")]
+        crop_border: Option<usize>,
+        /// FID/KID on folders: the feature extractor.
+        #[arg(long, value_enum)]
+        extractor: Option<ExtractorName>,
+        /// FID/KID with `--extractor random-conv`: the seed of its weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics of ratings: Welch's t-test or TOST equivalence (differences are A - B).
+    Stats {
+        #[arg(value_enum)]
+        test: StatName,
+        /// CSV file with a header row.
+        #[arg(value_name = "CSV")]
+        csv: PathBuf,
+        /// The column of ratings.
+        #[arg(long, value_name = "COL")]
+        value: String,
+        /// The column naming each rating's group.
+        #[arg(long, value_name = "COL")]
+        group: String,
+        /// The two groups A,B (default: the two groups in order of first appearance).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+        /// TOST bounds of +-D in Cohen's d (default 0.3, the paper's).
+        #[arg(long, value_name = "D", conflicts_with = "bound_raw")]
+        bound_d: Option<f64>,
+        /// TOST bounds of +-R in the ratings' units.
+        #[arg(long, value_name = "R")]
+        bound_raw: Option<f64>,
+        /// Significance level.
+        #[arg(long, value_name = "A", default_value_t = 0.05)]
+        alpha: f64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MetricName {
+    Psnr,
+    Ssim,
+    Fid,
+    Kid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExtractorName {
+    /// A fixed, seeded random-convolution network (reported as FD-random_conv, not FID).
+    RandomConv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StatName {
+    Welch,
+    Tost,
 }
 
 /// Exit status for a problem in the input (an invalid experiment, a failed check).
@@ -79,6 +161,68 @@ pub fn run() -> ExitCode {
             overrides,
             json,
         } => show(&file, &to_overrides(overrides), json, color),
+        Command::Metric {
+            metric,
+            reference,
+            test,
+            y_channel,
+            crop_border,
+            extractor,
+            seed,
+            json,
+        } => {
+            let pixel = y_channel || crop_border.is_some();
+            if pixel && matches!(metric, MetricName::Fid | MetricName::Kid) {
+                return usage("--y-channel and --crop-border apply to psnr and ssim only");
+            }
+            if extractor.is_some() && matches!(metric, MetricName::Psnr | MetricName::Ssim) {
+                return usage("--extractor applies to fid and kid only");
+            }
+            let request = MetricRequest {
+                metric,
+                reference,
+                test,
+                options: PixelOptions {
+                    y_channel,
+                    crop_border: crop_border.unwrap_or(0),
+                },
+                extractor: Extractor::RandomConv { seed },
+                json,
+            };
+            finish(run_metric(&request), color)
+        }
+        Command::Stats {
+            test,
+            csv,
+            value,
+            group,
+            groups,
+            bound_d,
+            bound_raw,
+            alpha,
+            json,
+        } => {
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return usage("--alpha must be between 0 and 1");
+            }
+            let bound = match (bound_d, bound_raw) {
+                (_, Some(r)) => Bound::Raw(r),
+                (Some(d), None) => Bound::CohenD(d),
+                (None, None) => Bound::CohenD(0.3),
+            };
+            if matches!(bound, Bound::CohenD(x) | Bound::Raw(x) if !(x > 0.0 && x.is_finite())) {
+                return usage("equivalence bounds must be positive");
+            }
+            let groups = match groups.as_deref() {
+                None => None,
+                Some([a, b]) if a != b => Some([a.clone(), b.clone()]),
+                Some(_) => return usage("--groups names two different groups: --groups A,B"),
+            };
+            finish(
+                run_stats(test, &csv, &value, &group, groups, bound, alpha, json),
+                color,
+            )
+        }
     }
 }
 
@@ -194,5 +338,275 @@ fn summary(p: &Program) -> String {
         "nothing declared".into()
     } else {
         out.join(", ")
+    }
+}
+
+/// A usage problem found after clap: message and exit 2.
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Prints a command's output, or renders its error (nothing on stdout) and exits 1.
+fn finish(result: Result<String, Box<Diagnostic>>, color: bool) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(diagnostic) => {
+            eprint!(
+                "{}",
+                diagnostics::render(&[*diagnostic], &crate::source::SourceMap::new(), color)
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+fn metric_error(e: MetricError) -> Box<Diagnostic> {
+    let help = e.help();
+    let d = Diagnostic::error(Code::MetricInput, e.to_string());
+    Box::new(match help {
+        Some(h) => d.help(h),
+        None => d,
+    })
+}
+
+fn stats_error(e: StatsError) -> Box<Diagnostic> {
+    let help = e.help();
+    let d = Diagnostic::error(Code::StatsInput, e.to_string());
+    Box::new(match help {
+        Some(h) => d.help(h),
+        None => d,
+    })
+}
+
+struct MetricRequest {
+    metric: MetricName,
+    reference: PathBuf,
+    test: PathBuf,
+    options: PixelOptions,
+    extractor: Extractor,
+    json: bool,
+}
+
+/// `heist metric ...`: the text to print.
+fn run_metric(r: &MetricRequest) -> Result<String, Box<Diagnostic>> {
+    for path in [&r.reference, &r.test] {
+        if !path.exists() {
+            return Err(metric_error(MetricError::Unreadable {
+                path: path.clone(),
+                reason: "no such file or folder".into(),
+            }));
+        }
+    }
+    match r.metric {
+        MetricName::Psnr | MetricName::Ssim => {
+            let which = if r.metric == MetricName::Psnr {
+                PixelMetric::Psnr
+            } else {
+                PixelMetric::Ssim
+            };
+            let report =
+                pixel::measure(&r.reference, &r.test, which, r.options).map_err(metric_error)?;
+            for note in &report.notes {
+                eprintln!("note: {note}");
+            }
+            if r.json {
+                return Ok(json_line(&report));
+            }
+            let name = if which == PixelMetric::Psnr {
+                "PSNR"
+            } else {
+                "SSIM"
+            };
+            let unit = if which == PixelMetric::Psnr {
+                " dB"
+            } else {
+                ""
+            };
+            let mut convention = Vec::new();
+            if r.options.y_channel {
+                convention.push("Y channel".to_string());
+            }
+            if r.options.crop_border > 0 {
+                convention.push(format!("{} px border cropped", r.options.crop_border));
+            }
+            let convention = if convention.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", convention.join(", "))
+            };
+            let mut out = String::new();
+            if report.n > 1 {
+                for (file, value) in &report.per_image {
+                    out.push_str(&format!("{file}\t{}\n", fixed(*value)));
+                }
+            }
+            out.push_str(&format!(
+                "{name}{convention}: {}{unit} (mean of {} image{}, sd {})\n",
+                fixed(report.mean),
+                report.n,
+                if report.n == 1 { "" } else { "s" },
+                fixed(report.std)
+            ));
+            Ok(out)
+        }
+        MetricName::Fid | MetricName::Kid => {
+            let npy = |p: &Path| p.extension().is_some_and(|e| e == "npy");
+            let (a, b, space) = match (npy(&r.reference), npy(&r.test)) {
+                (true, true) => (
+                    features::read_npy(&r.reference).map_err(metric_error)?,
+                    features::read_npy(&r.test).map_err(metric_error)?,
+                    None,
+                ),
+                (false, false) if r.reference.is_dir() && r.test.is_dir() => {
+                    eprintln!(
+                        "note: no Inception v3 weights are used: distances are in the random_conv feature space ({}), not FID",
+                        r.extractor.distance_name()
+                    );
+                    let (a, b) = rayon::join(
+                        || r.extractor.extract_folder(&r.reference),
+                        || r.extractor.extract_folder(&r.test),
+                    );
+                    (
+                        a.map_err(metric_error)?,
+                        b.map_err(metric_error)?,
+                        Some(r.extractor),
+                    )
+                }
+                _ => return Err(metric_error(MetricError::MixedInputs)),
+            };
+            let is_fid = r.metric == MetricName::Fid;
+            let value = if is_fid {
+                frechet::fid(&a, &b)
+            } else {
+                frechet::kid(&a, &b)
+            }
+            .map_err(metric_error)?;
+            let metric = if is_fid { "fid" } else { "kid" };
+            let name = match (space, is_fid) {
+                (None, true) => "FID".to_string(),
+                (None, false) => "KID".to_string(),
+                (Some(e), true) => e.distance_name().to_string(),
+                (Some(e), false) => e.distance_name().replace("FD", "KID"),
+            };
+            if r.json {
+                let feature_space = match space {
+                    None => serde_json::json!({"kind": "precomputed"}),
+                    Some(e) => serde_json::to_value(e).unwrap_or_default(),
+                };
+                let object = serde_json::json!({
+                    "metric": metric,
+                    "name": name,
+                    "value": value,
+                    "n_a": a.rows,
+                    "n_b": b.rows,
+                    "dim": a.cols,
+                    "feature_space": feature_space,
+                });
+                return Ok(json_line(&object));
+            }
+            Ok(format!(
+                "{name}: {} ({} vs {} samples, {}-d features)\n",
+                fixed(value),
+                a.rows,
+                b.rows,
+                a.cols
+            ))
+        }
+    }
+}
+
+/// `heist stats welch|tost ...`: the text to print.
+#[allow(clippy::too_many_arguments)]
+fn run_stats(
+    test: StatName,
+    csv: &Path,
+    value: &str,
+    group: &str,
+    groups: Option<[String; 2]>,
+    bound: Bound,
+    alpha: f64,
+    json: bool,
+) -> Result<String, Box<Diagnostic>> {
+    let g = stats::read_groups(csv, value, group, groups).map_err(stats_error)?;
+    let a = stats::GroupSummary::of(&g.names[0], &g.values[0]);
+    let b = stats::GroupSummary::of(&g.names[1], &g.values[1]);
+    let groups_text = format!(
+        "{}: M = {}, SD = {}, n = {}; {}: M = {}, SD = {}, n = {}",
+        a.name,
+        short(a.mean),
+        short(a.sd),
+        a.n,
+        b.name,
+        short(b.mean),
+        short(b.sd),
+        b.n
+    );
+    match test {
+        StatName::Welch => {
+            let w = stats::welch(&a, &b);
+            if json {
+                return Ok(json_line(&w));
+            }
+            Ok(format!(
+                "Welch's t-test ({} - {}): t({}) = {}, p = {}, d = {}\n{groups_text}\n",
+                a.name,
+                b.name,
+                short(w.df),
+                short(w.t),
+                p_value(w.p),
+                short(w.cohen_d)
+            ))
+        }
+        StatName::Tost => {
+            let t = stats::tost(&a, &b, bound, alpha);
+            if json {
+                return Ok(json_line(&t));
+            }
+            Ok(format!(
+                "TOST ({} - {}): {} within ±{} (d = {}): p = {} (lower {}, upper {}), alpha = {}\n{groups_text}\n",
+                a.name,
+                b.name,
+                if t.equivalent { "equivalent" } else { "not equivalent" },
+                short(t.high_raw),
+                short(t.bound_d),
+                p_value(t.p),
+                p_value(t.p_lower),
+                p_value(t.p_upper),
+                alpha
+            ))
+        }
+    }
+}
+
+fn json_line<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .map(|s| s + "\n")
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n"))
+}
+
+/// Metric values: four decimals, `inf` for identical images.
+fn fixed(v: f64) -> String {
+    if v.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Statistics as a paper writes them: two decimals.
+fn short(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// p-values: three significant decimals, scientific below 0.001.
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        format!("{p:.2e}")
+    } else {
+        format!("{p:.4}")
     }
 }

@@ -38,6 +38,8 @@ pub enum Code {
     ImageSize,
     ScaleMismatch,
     Internal,
+    MetricInput,
+    StatsInput,
 }
 
 impl Code {
@@ -70,6 +72,8 @@ impl Code {
             Code::ImageSize => "heist::image_size",
             Code::ScaleMismatch => "heist::scale_mismatch",
             Code::Internal => "heist::internal",
+            Code::MetricInput => "heist::metric_input",
+            Code::StatsInput => "heist::stats_input",
         }
     }
 }

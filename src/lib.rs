@@ -4,9 +4,13 @@
 //! The pipeline, one module per stage: [`source`] (files, spans) -> [`syntax`] (pest grammar,
 //! AST) -> [`sema`] (names, types, units, ranges: the checked [`sema::Program`]). Problems of
 //! every stage are [`diagnostics::Diagnostic`] values, rendered once by [`cli`].
+//!
+//! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID) and [`stats`] (Welch, TOST).
 
 pub mod cli;
 pub mod diagnostics;
+pub mod metrics;
 pub mod sema;
 pub mod source;
+pub mod stats;
 pub mod syntax;

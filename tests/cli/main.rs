@@ -3,6 +3,7 @@
 mod diagnostics;
 mod experiments;
 mod language;
+mod metrics;
 mod mutations;
 mod scratch;
 mod support;
