@@ -74,9 +74,14 @@ enum Command {
         /// PSNR/SSIM: pixels cropped from every border first.
         #[arg(long, value_name = "N")]
         crop_border: Option<usize>,
-        /// FID/KID on folders: the feature extractor.
+        /// FID/KID on folders: the feature extractor (default: inception-v3 when weights are
+        /// given, else random-conv).
         #[arg(long, value_enum)]
         extractor: Option<ExtractorName>,
+        /// pytorch-fid's Inception v3 weights (`pt_inception-2015-12-05-6726825d.pth`, or a
+        /// .safetensors with the same keys).
+        #[arg(long, value_name = "PATH", env = "HEIST_INCEPTION_WEIGHTS")]
+        inception_weights: Option<PathBuf>,
         /// FID/KID with `--extractor random-conv`: the seed of its weights.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -125,6 +130,8 @@ enum MetricName {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ExtractorName {
+    /// pytorch-fid's Inception v3 pool3 features: FID proper (needs --inception-weights).
+    InceptionV3,
     /// A fixed, seeded random-convolution network (reported as FD-random_conv, not FID).
     RandomConv,
 }
@@ -168,6 +175,7 @@ pub fn run() -> ExitCode {
             y_channel,
             crop_border,
             extractor,
+            inception_weights,
             seed,
             json,
         } => {
@@ -186,7 +194,13 @@ pub fn run() -> ExitCode {
                     y_channel,
                     crop_border: crop_border.unwrap_or(0),
                 },
-                extractor: Extractor::RandomConv { seed },
+                extractor: match (extractor, inception_weights) {
+                    (Some(ExtractorName::RandomConv), _) | (None, None) => Extractor::RandomConv { seed },
+                    (_, Some(weights)) => Extractor::InceptionV3 { weights },
+                    (Some(ExtractorName::InceptionV3), None) => {
+                        return usage("--extractor inception-v3 needs --inception-weights PATH (or HEIST_INCEPTION_WEIGHTS)")
+                    }
+                },
                 json,
             };
             finish(run_metric(&request), color)
@@ -462,10 +476,12 @@ fn run_metric(r: &MetricRequest) -> Result<String, Box<Diagnostic>> {
                     None,
                 ),
                 (false, false) if r.reference.is_dir() && r.test.is_dir() => {
-                    eprintln!(
-                        "note: no Inception v3 weights are used: distances are in the random_conv feature space ({}), not FID",
-                        r.extractor.distance_name()
-                    );
+                    if let Extractor::RandomConv { .. } = r.extractor {
+                        eprintln!(
+                            "note: no Inception v3 weights given (--inception-weights): distances are in the random_conv feature space ({}), not FID",
+                            r.extractor.distance_name()
+                        );
+                    }
                     let (a, b) = rayon::join(
                         || r.extractor.extract_folder(&r.reference),
                         || r.extractor.extract_folder(&r.test),
@@ -473,7 +489,7 @@ fn run_metric(r: &MetricRequest) -> Result<String, Box<Diagnostic>> {
                     (
                         a.map_err(metric_error)?,
                         b.map_err(metric_error)?,
-                        Some(r.extractor),
+                        Some(r.extractor.clone()),
                     )
                 }
                 _ => return Err(metric_error(MetricError::MixedInputs)),
@@ -486,11 +502,11 @@ fn run_metric(r: &MetricRequest) -> Result<String, Box<Diagnostic>> {
             }
             .map_err(metric_error)?;
             let metric = if is_fid { "fid" } else { "kid" };
-            let name = match (space, is_fid) {
+            let name = match (&space, is_fid) {
                 (None, true) => "FID".to_string(),
                 (None, false) => "KID".to_string(),
                 (Some(e), true) => e.distance_name().to_string(),
-                (Some(e), false) => e.distance_name().replace("FD", "KID"),
+                (Some(e), false) => e.distance_name().replace("FID", "KID").replace("FD", "KID"),
             };
             if r.json {
                 let feature_space = match space {

@@ -10,32 +10,44 @@
 //! False`, no antialiasing (PyTorch's `F.interpolate(mode="bilinear")`, as pytorch-fid does),
 //! after mapping 8-bit values to [-1, 1]; grayscale images are repeated to three channels.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::features::FeatureMatrix;
 use super::image::{self, Image};
+use super::inception;
 use super::MetricError;
 
 /// A feature space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Extractor {
-    RandomConv { seed: u64 },
+    /// pytorch-fid's Inception v3 (pool3, 2048-d) with weights from this file: FID proper.
+    InceptionV3 {
+        weights: PathBuf,
+    },
+    RandomConv {
+        seed: u64,
+    },
 }
+
+/// Images per forward pass of Inception v3.
+const INCEPTION_BATCH: usize = 8;
 
 impl Extractor {
     /// How distances in this space are named: `FID` only for Inception v3.
     pub fn distance_name(&self) -> &'static str {
         match self {
+            Extractor::InceptionV3 { .. } => "FID",
             Extractor::RandomConv { .. } => "FD-random_conv",
         }
     }
 
     pub fn dimension(&self) -> usize {
         match self {
+            Extractor::InceptionV3 { .. } => inception::FEATURES,
             Extractor::RandomConv { .. } => {
                 2 * RANDOM_CONV_CHANNELS[RANDOM_CONV_CHANNELS.len() - 1]
             }
@@ -47,6 +59,30 @@ impl Extractor {
         let files = image::list_images(dir)?;
         let network = match self {
             Extractor::RandomConv { seed } => RandomConv::new(*seed),
+            Extractor::InceptionV3 { weights } => {
+                let device = burn::tensor::Device::flex();
+                let model = inception::FidInception::new(&device)
+                    .load(weights)
+                    .map_err(|reason| MetricError::Unreadable {
+                        path: weights.clone(),
+                        reason,
+                    })?;
+                let mut data = Vec::with_capacity(files.len() * inception::FEATURES);
+                let paths: Vec<&PathBuf> = files.values().collect();
+                for batch in paths.chunks(INCEPTION_BATCH) {
+                    let images: Vec<Image> = batch
+                        .iter()
+                        .map(|p| image::load(p).map(|l| l.image))
+                        .collect::<Result<_, _>>()?;
+                    data.extend(inception_features(&model, &images, &device));
+                }
+                return Ok(FeatureMatrix {
+                    rows: files.len(),
+                    cols: inception::FEATURES,
+                    data,
+                    source: dir.to_path_buf(),
+                });
+            }
         };
         let paths: Vec<_> = files.values().collect();
         let rows: Vec<Result<Vec<f64>, MetricError>> = paths
@@ -64,6 +100,30 @@ impl Extractor {
             source: dir.to_path_buf(),
         })
     }
+}
+
+/// pool3 features of a batch of images, row after row.
+pub fn inception_features(
+    model: &inception::FidInception,
+    images: &[Image],
+    device: &burn::tensor::Device,
+) -> Vec<f64> {
+    let size = inception::INPUT_SIZE;
+    let pixels: Vec<f32> = images
+        .iter()
+        .flat_map(|image| resize_bilinear(&to_network_input(image), size, size).data)
+        .collect();
+    let input = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(pixels, [images.len(), 3, size, size]),
+        device,
+    );
+    let output = model.forward(input).into_data();
+    output
+        .as_slice::<f32>()
+        .expect("the network computes in f32")
+        .iter()
+        .map(|v| *v as f64)
+        .collect()
 }
 
 /// Input side of the random-convolution network.

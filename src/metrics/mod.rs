@@ -7,6 +7,7 @@ pub mod extractor;
 pub mod features;
 pub mod frechet;
 pub mod image;
+pub mod inception;
 pub mod pixel;
 
 pub use error::MetricError;

@@ -2,6 +2,7 @@
 
 mod diagnostics;
 mod experiments;
+mod inception;
 mod language;
 mod metrics;
 mod mutations;
