@@ -6,6 +6,7 @@ src/metrics/inception.rs), then writes the small fixture heist's parity test rea
 
   tests/fixtures/inception/features.npy   pool3 features (float64) of IMAGES, in order
   tests/fixtures/inception/conv1a.pth     Conv2d_1a_3x3's tensors only, to test .pth loading
+  tests/fixtures/inception/conv1a_legacy.pth  the same in PyTorch's pre-1.6 (non-zip) format
 
 and, with --bench, times PyTorch's forward pass (images per second) for the throughput table.
 
@@ -117,6 +118,8 @@ def main():
     np.save(os.path.join(FIXTURE, "features.npy"), features)
     conv1a = {k: v for k, v in net.state_dict().items() if k.startswith("Conv2d_1a_3x3.")}
     torch.save(conv1a, os.path.join(FIXTURE, "conv1a.pth"))
+    # pytorch-fid's weights file (2019) predates the zip format: test that layout too.
+    torch.save(conv1a, os.path.join(FIXTURE, "conv1a_legacy.pth"), _use_new_zipfile_serialization=False)
     print(f"features {features.shape}, mean {features.mean():.6f}, max {features.max():.6f}")
     if args.bench:
         batch = torch.rand(8, 3, 299, 299)

@@ -49,8 +49,15 @@ fn the_port_reproduces_pytorch_fid_features() {
 
 #[test]
 fn pytorch_weight_files_load_by_their_keys() {
+    for file in ["conv1a.pth", "conv1a_legacy.pth"] {
+        load_one_layer(file);
+    }
+}
+
+/// Loads one layer saved by PyTorch (zip or legacy format) and checks every value.
+fn load_one_layer(file: &str) {
     let device = Device::flex();
-    let pth = project_root().join("tests/fixtures/inception/conv1a.pth");
+    let pth = project_root().join("tests/fixtures/inception").join(file);
     // The fixture holds one layer: a full load refuses it and says what is missing.
     let error = FidInception::new(&device)
         .load(&pth)

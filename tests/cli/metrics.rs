@@ -484,3 +484,40 @@ fn fid_on_folders_names_its_feature_space() {
     let same = json_of(&["metric", "fid", &reference, &reference, "--json"]);
     assert!(same["value"].as_f64().unwrap().abs() < 1e-6);
 }
+
+#[test]
+fn sixteen_bit_and_alpha_images_are_read_with_a_note() {
+    let s = Scratch::new(&[]);
+    let (w, h) = (24u32, 16u32);
+    let eight = ::image::RgbImage::from_fn(w, h, |x, y| {
+        ::image::Rgb([(x * 10) as u8, (y * 15) as u8, ((x + y) * 5) as u8])
+    });
+    // The same picture in 16 bits (v * 257 maps 255 to 65535) and with an opaque alpha channel.
+    let sixteen = ::image::ImageBuffer::<::image::Rgb<u16>, Vec<u16>>::from_fn(w, h, |x, y| {
+        ::image::Rgb(eight.get_pixel(x, y).0.map(|v| v as u16 * 257))
+    });
+    let alpha = ::image::RgbaImage::from_fn(w, h, |x, y| {
+        let [r, g, b] = eight.get_pixel(x, y).0;
+        ::image::Rgba([r, g, b, 255])
+    });
+    eight.save(s.path("eight.png")).unwrap();
+    sixteen.save(s.path("sixteen.png")).unwrap();
+    alpha.save(s.path("alpha.png")).unwrap();
+    let path = |n: &str| s.path(n).to_str().unwrap().to_string();
+    for (other, note) in [
+        ("sixteen.png", "16-bit image scaled to 0-255"),
+        ("alpha.png", "alpha channel ignored"),
+    ] {
+        let out = Heist::new()
+            .args(["metric", "psnr", &path("eight.png"), &path(other), "--json"])
+            .run()
+            .status(0)
+            .stderr_has(note);
+        let got: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert!(
+            got["mean"].is_null(),
+            "identical pictures: infinite PSNR, null in JSON"
+        );
+        assert!(got["notes"][0].as_str().unwrap().contains(note));
+    }
+}
