@@ -93,14 +93,20 @@ fn fid_and_kid_match_the_reference_formula() {
     }
 }
 
+/// `heist stats TEST CSV --value score --group model EXTRA... --json`, parsed.
+fn stats_json(test: &str, csv: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["stats", test, csv, "--value", "score", "--group", "model"];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    json_of(&args)
+}
+
 #[test]
 fn welch_and_tost_match_scipy_and_statsmodels() {
     let expected = expected("stats/expected.json");
     for (case, values) in expected.as_object().expect("object") {
         let csv = format!("{REFERENCE}/stats/{case}.csv");
-        let welch = json_of(&[
-            "stats", "welch", &csv, "--value", "score", "--group", "model", "--json",
-        ]);
+        let welch = stats_json("welch", &csv, &[]);
         for key in [
             "t", "df", "p", "mean_a", "mean_b", "sd_a", "sd_b", "cohen_d",
         ] {
@@ -120,18 +126,7 @@ fn welch_and_tost_match_scipy_and_statsmodels() {
         }
         assert_eq!(welch["n_a"], values["welch"]["n_a"]);
         let d = values["tost"]["bound_d"].as_f64().unwrap().to_string();
-        let tost = json_of(&[
-            "stats",
-            "tost",
-            &csv,
-            "--value",
-            "score",
-            "--group",
-            "model",
-            "--bound-d",
-            &d,
-            "--json",
-        ]);
+        let tost = stats_json("tost", &csv, &["--bound-d", &d]);
         for key in ["p", "p_lower", "p_upper", "low_raw", "high_raw"] {
             let (got, want) = (
                 tost[key].as_f64().unwrap(),
@@ -149,49 +144,14 @@ fn welch_and_tost_match_scipy_and_statsmodels() {
 #[test]
 fn raw_bounds_and_chosen_groups_are_honoured() {
     let csv = format!("{REFERENCE}/stats/likert_similar.csv");
-    let by_d = json_of(&[
-        "stats",
-        "tost",
-        &csv,
-        "--value",
-        "score",
-        "--group",
-        "model",
-        "--bound-d",
-        "0.3",
-        "--json",
-    ]);
+    let by_d = stats_json("tost", &csv, &["--bound-d", "0.3"]);
     let raw = by_d["high_raw"].as_f64().unwrap().to_string();
-    let by_raw = json_of(&[
-        "stats",
-        "tost",
-        &csv,
-        "--value",
-        "score",
-        "--group",
-        "model",
-        "--bound-raw",
-        &raw,
-        "--json",
-    ]);
+    let by_raw = stats_json("tost", &csv, &["--bound-raw", &raw]);
     assert!((by_raw["p"].as_f64().unwrap() - by_d["p"].as_f64().unwrap()).abs() < 1e-9);
     assert!((by_raw["bound_d"].as_f64().unwrap() - 0.3).abs() < 1e-9);
     // Swapping A and B flips the sign of the difference.
-    let swapped = json_of(&[
-        "stats",
-        "welch",
-        &csv,
-        "--value",
-        "score",
-        "--group",
-        "model",
-        "--groups",
-        "B_model,A_model",
-        "--json",
-    ]);
-    let original = json_of(&[
-        "stats", "welch", &csv, "--value", "score", "--group", "model", "--json",
-    ]);
+    let swapped = stats_json("welch", &csv, &["--groups", "B_model,A_model"]);
+    let original = stats_json("welch", &csv, &[]);
     assert!((swapped["t"].as_f64().unwrap() + original["t"].as_f64().unwrap()).abs() < 1e-12);
 }
 

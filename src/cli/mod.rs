@@ -1,0 +1,257 @@
+//! The command line: flags are defined here with their help, and each subcommand calls one
+//! function. Diagnostics are rendered here and nowhere else.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod format;
+mod metric;
+mod program;
+mod stats;
+
+use metric::{run_metric, MetricName, MetricRequest};
+use program::{check, show, to_overrides};
+use stats::{run_stats, StatName};
+
+use crate::diagnostics::{self, Diagnostic};
+use crate::metrics::extractor::Extractor;
+use crate::metrics::pixel::PixelOptions;
+use crate::stats::Bound;
+
+/// heist: declare, check, run and report model-extraction experiments on image-translation models.
+#[derive(Debug, Parser)]
+#[command(name = "heist", version, about, long_about = None)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check experiment files without running anything: exit 0 when valid, 1 when not.
+    Check {
+        /// The `.exp` files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Override a variable or field, e.g. `--set root=/data` or `--set steal.fractions=[50%]`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Print the fully resolved program (what a run executes) as YAML or JSON.
+    Show {
+        /// The `.exp` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Override a variable or field, e.g. `--set root=/data` or `--set steal.fractions=[50%]`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure images: PSNR or SSIM of paired images, FID or KID of two sets.
+    ///
+    /// REF and TEST are two image files or two folders paired by file name (psnr, ssim), or two
+    /// image folders or two .npy feature matrices of N x D (fid, kid).
+    Metric {
+        #[arg(value_enum)]
+        metric: MetricName,
+        /// Reference image, folder or .npy file.
+        #[arg(value_name = "REF")]
+        reference: PathBuf,
+        /// Test image, folder or .npy file.
+        #[arg(value_name = "TEST")]
+        test: PathBuf,
+        /// PSNR/SSIM on the BT.601 Y channel (the super-resolution convention).
+        #[arg(long)]
+        y_channel: bool,
+        /// PSNR/SSIM: pixels cropped from every border first.
+        #[arg(long, value_name = "N")]
+        crop_border: Option<usize>,
+        /// FID/KID on folders: the feature extractor (default: inception-v3 when weights are
+        /// given, else random-conv).
+        #[arg(long, value_enum)]
+        extractor: Option<ExtractorName>,
+        /// pytorch-fid's Inception v3 weights (`pt_inception-2015-12-05-6726825d.pth`, or a
+        /// .safetensors with the same keys).
+        #[arg(long, value_name = "PATH", env = "HEIST_INCEPTION_WEIGHTS")]
+        inception_weights: Option<PathBuf>,
+        /// FID/KID with `--extractor random-conv`: the seed of its weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics of ratings: Welch's t-test or TOST equivalence (differences are A - B).
+    Stats {
+        #[arg(value_enum)]
+        test: StatName,
+        /// CSV file with a header row.
+        #[arg(value_name = "CSV")]
+        csv: PathBuf,
+        /// The column of ratings.
+        #[arg(long, value_name = "COL")]
+        value: String,
+        /// The column naming each rating's group.
+        #[arg(long, value_name = "COL")]
+        group: String,
+        /// The two groups A,B (default: the two groups in order of first appearance).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        groups: Option<Vec<String>>,
+        /// TOST bounds of +-D in Cohen's d (default 0.3, the paper's).
+        #[arg(long, value_name = "D", conflicts_with = "bound_raw")]
+        bound_d: Option<f64>,
+        /// TOST bounds of +-R in the ratings' units.
+        #[arg(long, value_name = "R")]
+        bound_raw: Option<f64>,
+        /// Significance level.
+        #[arg(long, value_name = "A", default_value_t = 0.05)]
+        alpha: f64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExtractorName {
+    /// pytorch-fid's Inception v3 pool3 features: FID proper (needs --inception-weights).
+    InceptionV3,
+    /// A fixed, seeded random-convolution network (reported as FD-random_conv, not FID).
+    RandomConv,
+}
+
+/// Exit status for a problem in the input (an invalid experiment, a failed check).
+pub(crate) const EXIT_INVALID: u8 = 1;
+/// Exit status for a usage problem (bad flags, unreadable command-line files).
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match cli.command {
+        Command::Check { files, overrides } => check(&files, &to_overrides(overrides), color),
+        Command::Show {
+            file,
+            overrides,
+            json,
+        } => show(&file, &to_overrides(overrides), json, color),
+        Command::Metric {
+            metric,
+            reference,
+            test,
+            y_channel,
+            crop_border,
+            extractor,
+            inception_weights,
+            seed,
+            json,
+        } => {
+            let pixel = y_channel || crop_border.is_some();
+            if pixel && matches!(metric, MetricName::Fid | MetricName::Kid) {
+                return usage("--y-channel and --crop-border apply to psnr and ssim only");
+            }
+            if extractor.is_some() && matches!(metric, MetricName::Psnr | MetricName::Ssim) {
+                return usage("--extractor applies to fid and kid only");
+            }
+            let request = MetricRequest {
+                metric,
+                reference,
+                test,
+                options: PixelOptions {
+                    y_channel,
+                    crop_border: crop_border.unwrap_or(0),
+                },
+                extractor: match (extractor, inception_weights) {
+                    (Some(ExtractorName::RandomConv), _) | (None, None) => Extractor::RandomConv { seed },
+                    (_, Some(weights)) => Extractor::InceptionV3 { weights },
+                    (Some(ExtractorName::InceptionV3), None) => {
+                        return usage("--extractor inception-v3 needs --inception-weights PATH (or HEIST_INCEPTION_WEIGHTS)")
+                    }
+                },
+                json,
+            };
+            finish(run_metric(&request), color)
+        }
+        Command::Stats {
+            test,
+            csv,
+            value,
+            group,
+            groups,
+            bound_d,
+            bound_raw,
+            alpha,
+            json,
+        } => {
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return usage("--alpha must be between 0 and 1");
+            }
+            let bound = match (bound_d, bound_raw) {
+                (_, Some(r)) => Bound::Raw(r),
+                (Some(d), None) => Bound::CohenD(d),
+                (None, None) => Bound::CohenD(0.3),
+            };
+            if matches!(bound, Bound::CohenD(x) | Bound::Raw(x) if !(x > 0.0 && x.is_finite())) {
+                return usage("equivalence bounds must be positive");
+            }
+            let groups = match groups.as_deref() {
+                None => None,
+                Some([a, b]) if a != b => Some([a.clone(), b.clone()]),
+                Some(_) => return usage("--groups names two different groups: --groups A,B"),
+            };
+            finish(
+                run_stats(test, &csv, &value, &group, groups, bound, alpha, json),
+                color,
+            )
+        }
+    }
+}
+
+/// A usage problem found after clap: message and exit 2.
+pub(crate) fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Prints a command's output, or renders its error (nothing on stdout) and exits 1.
+pub(crate) fn finish(result: Result<String, Box<Diagnostic>>, color: bool) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(diagnostic) => {
+            eprint!(
+                "{}",
+                diagnostics::render(&[*diagnostic], &crate::source::SourceMap::new(), color)
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `heist check` and `heist show`: the language's commands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{EXIT_INVALID, EXIT_USAGE};
+use crate::diagnostics;
+use crate::sema::{self, Checked, Override, Program};
+
+pub(super) fn to_overrides(raw: Vec<String>) -> Vec<Override> {
+    raw.into_iter().map(|text| Override { text }).collect()
+}
+
+/// `heist check FILE...`
+pub(super) fn check(files: &[PathBuf], overrides: &[Override], color: bool) -> ExitCode {
+    let mut status = 0u8;
+    for file in files {
+        match checked(file, overrides, color) {
+            Ok(Some(program)) => {
+                println!("ok: {} ({})", file.display(), summary(&program));
+            }
+            Ok(None) => status = status.max(EXIT_INVALID),
+            Err(code) => status = status.max(code),
+        }
+    }
+    ExitCode::from(status)
+}
+
+/// `heist show FILE`
+pub(super) fn show(file: &Path, overrides: &[Override], json: bool, color: bool) -> ExitCode {
+    let program = match checked(file, overrides, color) {
+        Ok(Some(program)) => program,
+        Ok(None) => return ExitCode::from(EXIT_INVALID),
+        Err(code) => return ExitCode::from(code),
+    };
+    let text = if json {
+        serde_json::to_string_pretty(&program)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string())
+    } else {
+        serde_yaml::to_string(&program).map_err(|e| e.to_string())
+    };
+    match text {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .is_err()
+            {
+                return ExitCode::from(EXIT_INVALID);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot print the program: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.
+fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Program>, u8> {
+    let Checked {
+        sources,
+        diagnostics,
+        program,
+    } = sema::check_file(file, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    let all = diagnostics.iter().cloned().collect::<Vec<_>>();
+    if !all.is_empty() {
+        eprint!("{}", diagnostics::render(&all, &sources, color));
+    }
+    if program.is_none() {
+        let n = diagnostics.error_count();
+        eprintln!(
+            "error: `{}` is not a valid experiment: {n} error{}",
+            file.display(),
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    Ok(program)
+}
+
+/// "3 datasets, 1 victim, 2 attacks (20 surrogates), ..."
+fn summary(p: &Program) -> String {
+    let surrogates: usize = p.attacks.values().map(|a| a.points.len()).sum();
+    let parts = [
+        (p.datasets.len(), "dataset"),
+        (p.victims.len(), "victim"),
+        (p.attacks.len(), "attack"),
+        (p.evaluations.len(), "evaluation"),
+        (p.user_studies.len(), "user study"),
+        (p.comparisons.len(), "comparison"),
+        (p.reports.len(), "report"),
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for (n, what) in parts {
+        if n == 0 {
+            continue;
+        }
+        let plural = match (n, what) {
+            (1, _) => what.to_string(),
+            (_, "user study") => "user studies".to_string(),
+            _ => format!("{what}s"),
+        };
+        let mut text = format!("{n} {plural}");
+        if what == "attack" {
+            text.push_str(&format!(
+                " ({surrogates} surrogate{})",
+                if surrogates == 1 { "" } else { "s" }
+            ));
+        }
+        out.push(text);
+    }
+    if out.is_empty() {
+        "nothing declared".into()
+    } else {
+        out.join(", ")
+    }
+}
