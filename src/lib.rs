@@ -9,7 +9,9 @@
 
 pub mod cli;
 pub mod diagnostics;
+pub mod engine;
 pub mod metrics;
+pub mod rng;
 pub mod sema;
 pub mod source;
 pub mod stats;

@@ -19,6 +19,7 @@ use super::features::FeatureMatrix;
 use super::image::{self, Image};
 use super::inception;
 use super::MetricError;
+use crate::rng::Rng;
 
 /// A feature space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -193,24 +194,6 @@ fn to_network_input(image: &Image) -> Tensor3 {
     }
 }
 
-/// SplitMix64: a tiny, well-mixed generator, so weights depend only on the seed.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [-1, 1).
-    fn symmetric(&mut self) -> f32 {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32
-    }
-}
-
 /// The `random_conv` network: weights `[layer][out][in][3][3]`.
 struct RandomConv {
     layers: Vec<Vec<f32>>,
@@ -218,14 +201,14 @@ struct RandomConv {
 
 impl RandomConv {
     fn new(seed: u64) -> RandomConv {
-        let mut rng = SplitMix64(seed ^ 0x6865_6973_7421); // "heist!"
+        let mut rng = Rng::new(seed ^ 0x6865_6973_7421); // "heist!"
         let layers = RANDOM_CONV_CHANNELS
             .windows(2)
             .map(|w| {
                 let fan_in = (w[0] * 9) as f32;
                 let bound = (6.0 / fan_in).sqrt();
                 (0..w[1] * w[0] * 9)
-                    .map(|_| rng.symmetric() * bound)
+                    .map(|_| rng.range(-1.0, 1.0) as f32 * bound)
                     .collect()
             })
             .collect();

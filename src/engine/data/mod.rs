@@ -1,0 +1,3 @@
+//! Image data: built-in synthetic domains (and, next, folder datasets in their layouts).
+
+pub mod synthetic;
