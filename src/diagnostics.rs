@@ -146,6 +146,14 @@ impl Diagnostic {
         self
     }
 
+    /// Adds help when there is some.
+    pub fn with_help(self, help: Option<String>) -> Diagnostic {
+        match help {
+            Some(h) => self.help(h),
+            None => self,
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

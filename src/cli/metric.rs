@@ -18,12 +18,7 @@ pub enum MetricName {
 }
 
 fn metric_error(e: MetricError) -> Box<Diagnostic> {
-    let help = e.help();
-    let d = Diagnostic::error(Code::MetricInput, e.to_string());
-    Box::new(match help {
-        Some(h) => d.help(h),
-        None => d,
-    })
+    Box::new(Diagnostic::error(Code::MetricInput, e.to_string()).with_help(e.help()))
 }
 
 /// A resolved `heist metric` invocation.

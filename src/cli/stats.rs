@@ -14,12 +14,7 @@ pub enum StatName {
 }
 
 fn stats_error(e: StatsError) -> Box<Diagnostic> {
-    let help = e.help();
-    let d = Diagnostic::error(Code::StatsInput, e.to_string());
-    Box::new(match help {
-        Some(h) => d.help(h),
-        None => d,
-    })
+    Box::new(Diagnostic::error(Code::StatsInput, e.to_string()).with_help(e.help()))
 }
 
 /// `heist stats welch|tost ...`: the text to print.
