@@ -1,4 +1,5 @@
 //! Stage 4: the engine that does the paper's work -- data, models (burn), training, black-box
-//! queries. It is being built; today it holds the built-in synthetic data.
+//! queries. It is being built: the data side and the Pix2Pix networks exist; training does not yet.
 
 pub mod data;
+pub mod models;
