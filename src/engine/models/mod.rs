@@ -1,5 +1,7 @@
 //! The image-translation networks, as burn modules with their configurations.
 
+pub mod cyclegan;
+pub mod patchgan;
 pub mod pix2pix;
 
 use burn::module::Module;

@@ -1,6 +1,7 @@
 //! Pix2Pix (Isola et al. 2017) as the junyanz reference implementation builds it: a U-Net
 //! generator with skip connections (BatchNorm, so convolutions without bias; dropout in the
-//! three innermost-but-one levels) and a PatchGAN discriminator on (input, output) pairs.
+//! three innermost-but-one levels); its discriminator is the BatchNorm PatchGAN
+//! ([`super::patchgan`]) on (input, output) pairs.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -8,6 +9,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
+use super::patchgan::{Norm, PatchGan};
 use crate::sema::program::Pix2Pix;
 
 /// One level of the U-Net: a 4x4 stride-2 convolution down, a transposed one back up.
@@ -117,65 +119,6 @@ impl UnetGenerator {
     }
 }
 
-/// One stage of the PatchGAN: 4x4 convolution, optional BatchNorm, LeakyReLU(0.2) unless last.
-#[derive(Module, Debug)]
-pub struct PatchStage {
-    conv: Conv2d,
-    norm: Option<BatchNorm>,
-}
-
-/// The PatchGAN discriminator (70x70 receptive field with 3 layers) on `[input, output]`.
-#[derive(Module, Debug)]
-pub struct PatchGan {
-    stages: Vec<PatchStage>,
-}
-
-impl PatchGan {
-    /// junyanz's `NLayerDiscriminator(input_nc, ndf, n_layers)` with BatchNorm.
-    pub fn new(input_channels: usize, filters: usize, layers: usize, device: &Device) -> PatchGan {
-        let conv = |i: usize, o: usize, stride: usize, bias: bool| {
-            Conv2dConfig::new([i, o], [4, 4])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(bias)
-                .init(device)
-        };
-        let width = |n: usize| filters * (1 << n.min(3));
-        let mut stages = vec![PatchStage {
-            conv: conv(input_channels, filters, 2, true),
-            norm: None,
-        }];
-        for n in 1..=layers {
-            let stride = if n < layers { 2 } else { 1 };
-            stages.push(PatchStage {
-                conv: conv(width(n - 1), width(n), stride, false),
-                norm: Some(BatchNormConfig::new(width(n)).init(device)),
-            });
-        }
-        stages.push(PatchStage {
-            conv: conv(width(layers), 1, 1, true),
-            norm: None,
-        });
-        PatchGan { stages }
-    }
-
-    /// Real/fake logits per patch.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let last = self.stages.len() - 1;
-        let mut h = x;
-        for (i, stage) in self.stages.iter().enumerate() {
-            h = stage.conv.forward(h);
-            if let Some(norm) = &stage.norm {
-                h = norm.forward(h);
-            }
-            if i < last {
-                h = leaky_relu(h, 0.2);
-            }
-        }
-        h
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,7 +157,7 @@ mod tests {
     #[test]
     fn the_patchgan_gives_a_grid_of_logits() {
         let device = Device::flex();
-        let d = PatchGan::new(6, 8, 3, &device);
+        let d = PatchGan::new(6, 8, 3, Norm::Batch, &device);
         let x = Tensor::<4>::random([1, 6, 64, 64], Distribution::Uniform(-1.0, 1.0), &device);
         // 64 -> 32 -> 16 -> 8 -> 7 -> 6 with 4x4 kernels, padding 1.
         assert_eq!(d.forward(x).dims(), [1, 1, 6, 6]);
@@ -228,7 +171,7 @@ mod tests {
         let device = Device::flex();
         let g = UnetGenerator::new(&config(256, 64, 8), 3, &device);
         assert_eq!(trainable_parameters(&g), 54_413_955);
-        let d = PatchGan::new(6, 64, 3, &device);
+        let d = PatchGan::new(6, 64, 3, Norm::Batch, &device);
         assert_eq!(trainable_parameters(&d), 2_768_705);
     }
 }
