@@ -9,7 +9,6 @@ use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
-use super::patchgan::{Norm, PatchGan};
 use crate::sema::program::Pix2Pix;
 
 /// One level of the U-Net: a 4x4 stride-2 convolution down, a transposed one back up.
@@ -122,6 +121,7 @@ impl UnetGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::models::patchgan::{Norm, PatchGan};
     use crate::engine::models::trainable_parameters;
     use burn::tensor::Distribution;
 
