@@ -11,6 +11,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod engine;
 pub mod metrics;
+pub mod nn;
 pub mod rng;
 pub mod sema;
 pub mod source;

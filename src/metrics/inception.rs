@@ -11,13 +11,15 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
 use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
+
+use crate::nn::conv2d;
 
 /// Convolution without bias, BatchNorm (eps 0.001), ReLU.
 #[derive(Module, Debug)]
@@ -34,13 +36,7 @@ impl BasicConv2d {
         stride: usize,
         padding: [usize; 2],
     ) -> Self {
-        let conv = Conv2dConfig::new(channels, kernel)
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(
-                padding[0], padding[1], padding[0], padding[1],
-            ))
-            .with_bias(false)
-            .init(device);
+        let conv = conv2d(device, channels, kernel, stride, padding, false);
         let bn = BatchNormConfig::new(channels[1])
             .with_epsilon(1e-3)
             .init(device);

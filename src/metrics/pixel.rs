@@ -325,7 +325,7 @@ pub fn measure(
         notes.extend(n);
     }
     let values: Vec<f64> = per_image.values().copied().collect();
-    let (mean, std) = mean_and_sd(&values);
+    let (mean, std) = crate::stats::mean_and_sd(&values);
     Ok(PixelReport {
         metric,
         n: values.len(),
@@ -336,17 +336,6 @@ pub fn measure(
         crop_border: options.crop_border,
         notes,
     })
-}
-
-/// Mean and sample standard deviation (0 for fewer than two values).
-pub fn mean_and_sd(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
 }
 
 #[cfg(test)]

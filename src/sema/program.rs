@@ -111,6 +111,14 @@ impl Layout {
         ("hr", Layout::Hr),
     ];
 
+    /// The word that selects this layout in an `.exp` file.
+    pub fn name(self) -> &'static str {
+        Layout::ALL
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map_or("plain", |(n, _)| n)
+    }
+
     /// The named parts (`monet2photo.testA`); empty when the dataset is used whole.
     pub fn parts(self) -> &'static [&'static str] {
         match self {

@@ -9,6 +9,17 @@ pub use ratings::{read_groups, Groups, StatsError};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+/// Mean and sample standard deviation (n - 1; 0 for fewer than two values).
+pub fn mean_and_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
 /// Summary of one group.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupSummary {
@@ -21,14 +32,12 @@ pub struct GroupSummary {
 
 impl GroupSummary {
     pub fn of(name: &str, values: &[f64]) -> GroupSummary {
-        let n = values.len();
-        let mean = values.iter().sum::<f64>() / n as f64;
-        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        let (mean, sd) = mean_and_sd(values);
         GroupSummary {
             name: name.to_string(),
-            n,
+            n: values.len(),
             mean,
-            sd: var.sqrt(),
+            sd,
         }
     }
 

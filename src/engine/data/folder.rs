@@ -58,22 +58,12 @@ pub enum DataError {
     },
 }
 
-fn layout_name(layout: Layout) -> &'static str {
-    match layout {
-        Layout::Plain => "plain",
-        Layout::Cyclegan => "cyclegan",
-        Layout::Div2k => "div2k",
-        Layout::Paired => "paired",
-        Layout::Hr => "hr",
-    }
-}
-
 /// Image files below `dir` (recursively), sorted by their path relative to `dir`.
 pub fn image_files(dir: &Path, layout: Layout) -> Result<Vec<PathBuf>, DataError> {
     if !dir.is_dir() {
         return Err(DataError::Missing {
             path: dir.to_path_buf(),
-            layout: layout_name(layout),
+            layout: layout.name(),
         });
     }
     let mut found = Vec::new();

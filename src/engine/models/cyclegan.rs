@@ -3,30 +3,14 @@
 //! convolution has a bias) and InstanceNorm PatchGAN discriminators ([`super::patchgan`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 use super::patchgan::{Norm, NormLayer};
+use crate::nn::conv2d;
 use crate::sema::program::CycleGan;
-
-fn conv(
-    device: &Device,
-    input: usize,
-    output: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-) -> Conv2d {
-    Conv2dConfig::new([input, output], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(
-            padding, padding, padding, padding,
-        ))
-        .init(device)
-}
 
 fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
     x.pad((p, p, p, p), PadMode::Reflect)
@@ -44,9 +28,9 @@ pub struct ResidualBlock {
 impl ResidualBlock {
     fn new(device: &Device, channels: usize) -> ResidualBlock {
         ResidualBlock {
-            conv1: conv(device, channels, channels, 3, 1, 0),
+            conv1: conv2d(device, [channels, channels], [3, 3], 1, [0, 0], true),
             norm1: NormLayer::new(Norm::Instance, channels, device),
-            conv2: conv(device, channels, channels, 3, 1, 0),
+            conv2: conv2d(device, [channels, channels], [3, 3], 1, [0, 0], true),
             norm2: NormLayer::new(Norm::Instance, channels, device),
         }
     }
@@ -80,11 +64,11 @@ impl ResnetGenerator {
         let f = config.generator_filters as usize;
         let norm = |c| NormLayer::new(Norm::Instance, c, device);
         ResnetGenerator {
-            stem: conv(device, channels, f, 7, 1, 0),
+            stem: conv2d(device, [channels, f], [7, 7], 1, [0, 0], true),
             stem_norm: norm(f),
             down: vec![
-                conv(device, f, 2 * f, 3, 2, 1),
-                conv(device, 2 * f, 4 * f, 3, 2, 1),
+                conv2d(device, [f, 2 * f], [3, 3], 2, [1, 1], true),
+                conv2d(device, [2 * f, 4 * f], [3, 3], 2, [1, 1], true),
             ],
             down_norms: vec![norm(2 * f), norm(4 * f)],
             blocks: (0..config.residual_blocks)
@@ -101,7 +85,7 @@ impl ResnetGenerator {
                 })
                 .collect(),
             up_norms: vec![norm(2 * f), norm(f)],
-            head: conv(device, f, channels, 7, 1, 0),
+            head: conv2d(device, [f, channels], [7, 7], 1, [0, 0], true),
         }
     }
 

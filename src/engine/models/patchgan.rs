@@ -3,10 +3,12 @@
 //! convolutions have no bias; with InstanceNorm (CycleGAN, not affine) they do.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
+
+use crate::nn::conv2d;
 
 /// The normalisation layer of a network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +76,7 @@ impl PatchGan {
     ) -> PatchGan {
         let bias = norm == Norm::Instance;
         let conv = |i: usize, o: usize, stride: usize, bias: bool| {
-            Conv2dConfig::new([i, o], [4, 4])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_bias(bias)
-                .init(device)
+            conv2d(device, [i, o], [4, 4], stride, [1, 1], bias)
         };
         let width = |n: usize| filters * (1 << n.min(3));
         let mut stages = vec![PatchStage {

@@ -4,11 +4,12 @@
 //! ([`super::patchgan`]) on (input, output) pairs.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
+use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
+use crate::nn::conv2d;
 use crate::sema::program::Pix2Pix;
 
 /// One level of the U-Net: a 4x4 stride-2 convolution down, a transposed one back up.
@@ -25,14 +26,6 @@ pub struct UnetLevel {
 #[derive(Module, Debug)]
 pub struct UnetGenerator {
     levels: Vec<UnetLevel>,
-}
-
-fn down_conv(device: &Device, input: usize, output: usize, bias: bool) -> Conv2d {
-    Conv2dConfig::new([input, output], [4, 4])
-        .with_stride([2, 2])
-        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-        .with_bias(bias)
-        .init(device)
 }
 
 fn up_conv(device: &Device, input: usize, output: usize, bias: bool) -> ConvTranspose2d {
@@ -66,7 +59,7 @@ impl UnetGenerator {
                 UnetLevel {
                     // junyanz: no bias on any down-convolution (BatchNorm follows or the block is
                     // outermost); only the outermost up-convolution has one.
-                    down: down_conv(device, down_input, inner_nc, false),
+                    down: conv2d(device, [down_input, inner_nc], [4, 4], 2, [1, 1], false),
                     down_norm: (!outermost && !innermost)
                         .then(|| BatchNormConfig::new(inner_nc).init(device)),
                     up: up_conv(
