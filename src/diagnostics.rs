@@ -40,6 +40,11 @@ pub enum Code {
     Internal,
     MetricInput,
     StatsInput,
+    DataInput,
+    Training,
+    Query,
+    Weights,
+    Backend,
 }
 
 impl Code {
@@ -74,6 +79,11 @@ impl Code {
             Code::Internal => "heist::internal",
             Code::MetricInput => "heist::metric_input",
             Code::StatsInput => "heist::stats_input",
+            Code::DataInput => "heist::data",
+            Code::Training => "heist::training",
+            Code::Query => "heist::query",
+            Code::Weights => "heist::weights",
+            Code::Backend => "heist::backend",
         }
     }
 }

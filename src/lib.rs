@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod diagnostics;
 pub mod engine;
+pub mod fsutil;
 pub mod metrics;
 pub mod nn;
 pub mod rng;

@@ -19,6 +19,21 @@ impl Rng {
         rng
     }
 
+    /// A generator for a named thing under a seed (e.g. one tensor of a network).
+    pub fn keyed(seed: u64, name: &str) -> Rng {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        Rng::derive(seed, &[hash])
+    }
+
+    /// Standard normal (Box-Muller, one value per call).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit(); // in (0, 1]
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -10,13 +10,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod format;
 mod metric;
 mod program;
+mod progress;
 mod stats;
+mod train;
 
 use metric::{run_metric, MetricName, MetricRequest};
 use program::{check, show, to_overrides};
 use stats::{run_stats, StatName};
 
 use crate::diagnostics::{self, Diagnostic};
+use crate::engine::backend::Backend;
 use crate::metrics::extractor::Extractor;
 use crate::metrics::pixel::PixelOptions;
 use crate::stats::Bound;
@@ -96,6 +99,63 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train one victim, or one attack point's surrogate on the victim's answers (debugging an
+    /// experiment's models one at a time).
+    ///
+    /// With --attack, the victim is trained first unless --victim-weights gives it; the
+    /// surrogate is then compared with the victim on held-out images (PSNR, SSIM, a grid).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["victim", "attack"])))]
+    Train {
+        /// The `.exp` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The victim to train.
+        #[arg(long, value_name = "NAME")]
+        victim: Option<String>,
+        /// The attack whose surrogate to train.
+        #[arg(long, value_name = "NAME")]
+        attack: Option<String>,
+        /// Which of the attack's points (fraction x augmentation x seed, in `heist show`
+        /// order, from 0).
+        #[arg(long, value_name = "N", default_value_t = 0, requires = "attack")]
+        point: usize,
+        /// The victim's weights (saved by `heist train --victim`) instead of training it.
+        #[arg(long, value_name = "PATH", requires = "attack")]
+        victim_weights: Option<PathBuf>,
+        /// Where to write the trained weights (.safetensors).
+        #[arg(long, value_name = "PATH", default_value = "weights.safetensors")]
+        out: PathBuf,
+        /// With --attack: write an image grid (input | victim | surrogate) here (.png).
+        #[arg(long, value_name = "PATH", requires = "attack")]
+        grid: Option<PathBuf>,
+        /// With --attack: the dataset to compare victim and surrogate on (default: the victim
+        /// test set of the attack's evaluation).
+        #[arg(long, value_name = "DATASET", requires = "attack")]
+        compare: Option<String>,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Send a dataset to a victim through its black-box interface and save the answers.
+    Query {
+        /// The `.exp` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The victim to query.
+        #[arg(long, value_name = "NAME")]
+        victim: String,
+        /// Weights of a trained victim (saved by `heist train --victim`); without them it is
+        /// trained first.
+        #[arg(long, value_name = "PATH")]
+        weights: Option<PathBuf>,
+        /// The dataset to send.
+        #[arg(long, value_name = "DATASET")]
+        data: String,
+        /// The folder for the answers (one PNG per image).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        run: RunFlags,
+    },
     /// Statistics of ratings: Welch's t-test or TOST equivalence (differences are A - B).
     Stats {
         #[arg(value_enum)]
@@ -125,6 +185,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Flags of every command that computes with models.
+#[derive(Debug, clap::Args)]
+struct RunFlags {
+    /// Override a variable or field, e.g. `--set steps=20`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// The compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Flex)]
+    backend: Backend,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -197,6 +271,65 @@ pub fn run() -> ExitCode {
                 json,
             };
             finish(run_metric(&request), color)
+        }
+        Command::Train {
+            file,
+            victim,
+            attack,
+            point,
+            victim_weights,
+            out,
+            grid,
+            compare,
+            run,
+        } => {
+            let Some(program) = program::load(&file, &to_overrides(run.overrides), color) else {
+                return ExitCode::from(EXIT_INVALID);
+            };
+            let common = train::Common {
+                file: &file,
+                program: &program,
+                backend: run.backend,
+                quiet: run.quiet,
+            };
+            let result = match (victim, attack) {
+                (Some(v), _) => train::train_victim(&common, &v, &out),
+                (None, Some(a)) => train::train_attack(
+                    &common,
+                    &train::AttackRequest {
+                        attack: &a,
+                        point,
+                        victim_weights: victim_weights.as_deref(),
+                        out: &out,
+                        grid: grid.as_deref(),
+                        compare: compare.as_deref(),
+                    },
+                ),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            finish(result, color)
+        }
+        Command::Query {
+            file,
+            victim,
+            weights,
+            data,
+            out,
+            run,
+        } => {
+            let Some(program) = program::load(&file, &to_overrides(run.overrides), color) else {
+                return ExitCode::from(EXIT_INVALID);
+            };
+            let common = train::Common {
+                file: &file,
+                program: &program,
+                backend: run.backend,
+                quiet: run.quiet,
+            };
+            finish(
+                train::query(&common, &victim, weights.as_deref(), &data, &out),
+                color,
+            )
         }
         Command::Stats {
             test,

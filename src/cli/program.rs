@@ -60,6 +60,11 @@ pub(super) fn show(file: &Path, overrides: &[Override], json: bool, color: bool)
     }
 }
 
+/// A checked program for the commands that run it; diagnostics rendered, `None` when invalid.
+pub(super) fn load(file: &Path, overrides: &[Override], color: bool) -> Option<Program> {
+    checked(file, overrides, color).ok().flatten()
+}
+
 /// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.
 fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Program>, u8> {
     let Checked {

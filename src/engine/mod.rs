@@ -1,6 +1,11 @@
 //! Stage 4: the engine that does the paper's work -- data, models (burn), training, black-box
-//! queries. It is being built: the data side and the Pix2Pix and CycleGAN networks exist;
-//! training does not yet.
+//! queries -- as a library the runner calls job by job.
 
+pub mod backend;
 pub mod data;
+pub mod jobs;
 pub mod models;
+pub mod query;
+pub mod samples;
+pub mod tensors;
+pub mod train;

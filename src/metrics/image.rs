@@ -170,3 +170,17 @@ pub fn pair_folders(
         })
         .collect())
 }
+
+impl Image {
+    /// An 8-bit RGB image as three planes.
+    pub fn from_rgb(image: &::image::RgbImage) -> Image {
+        let planes = (0..3)
+            .map(|c| image.pixels().map(|p| p[c] as f64).collect())
+            .collect();
+        Image {
+            width: image.width() as usize,
+            height: image.height() as usize,
+            planes,
+        }
+    }
+}

@@ -1,19 +1,211 @@
-//! The image-translation networks, as burn modules with their configurations.
+//! The image-translation networks, as burn modules with their configurations, and
+//! [`Generator`]: any trained translator, for inference, saving and loading.
 
 pub mod cyclegan;
 pub mod patchgan;
 pub mod pix2pix;
+pub mod srresnet;
+pub mod ugatit;
+
+use std::path::Path;
 
 use burn::module::Module;
-use burn::store::ModuleSnapshot;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Tensor};
+use image::RgbImage;
 
-/// Trainable parameters (burn's `num_params` also counts BatchNorm's running statistics, which
-/// PyTorch does not count as parameters).
+use crate::engine::tensors::{to_images, to_tensor};
+use crate::nn::{initialise, Init};
+use crate::sema::program::Architecture;
+
+use cyclegan::ResnetGenerator;
+use pix2pix::UnetGenerator;
+use srresnet::SrResNet;
+use ugatit::UgatitGenerator;
+
+/// Trainable parameters (burn's `num_params` also counts BatchNorm's running statistics and
+/// spectral normalisation's `u` vectors, which PyTorch keeps as buffers).
 pub fn trainable_parameters<M: Module + ModuleSnapshot>(module: &M) -> usize {
     module
         .collect(None, None, false)
         .iter()
-        .filter(|t| !(t.name.ends_with("running_mean") || t.name.ends_with("running_var")))
+        .filter(|t| {
+            !(t.name.ends_with("running_mean")
+                || t.name.ends_with("running_var")
+                || t.name.ends_with(".u"))
+        })
         .map(|t| t.shape.iter().product::<usize>())
         .sum()
+}
+
+/// The translating half of any architecture: what a victim answers with and what a surrogate
+/// learns.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // One per job; boxing would only add noise.
+pub enum Generator {
+    Unet(UnetGenerator),
+    Resnet(ResnetGenerator),
+    Ugatit(UgatitGenerator),
+    SrResNet(SrResNet),
+}
+
+impl Generator {
+    /// A freshly initialised generator of `architecture`, a function of `seed` alone.
+    pub fn new(architecture: &Architecture, seed: u64, device: &Device) -> Generator {
+        match architecture {
+            Architecture::Pix2pix(a) => Generator::Unet(initialise(
+                UnetGenerator::new(a, 3, device),
+                Init::Normal002,
+                seed,
+                &[],
+            )),
+            Architecture::Cyclegan(a) => Generator::Resnet(initialise(
+                ResnetGenerator::new(a, 3, device),
+                Init::Normal002,
+                seed,
+                &[],
+            )),
+            Architecture::Ugatit(a) => Generator::Ugatit(initialise(
+                UgatitGenerator::new(a, device),
+                Init::TorchDefault,
+                seed,
+                ugatit::CONSTANTS,
+            )),
+            Architecture::Srgan(a) => Generator::SrResNet(initialise(
+                SrResNet::new(a.filters, a.residual_blocks, a.scale, device),
+                Init::TorchDefault,
+                seed,
+                srresnet::CONSTANTS,
+            )),
+            Architecture::Srresnet(a) => Generator::SrResNet(initialise(
+                SrResNet::new(a.filters, a.residual_blocks, a.scale, device),
+                Init::TorchDefault,
+                seed,
+                srresnet::CONSTANTS,
+            )),
+        }
+    }
+
+    /// `[batch, 3, h, w]` in [-1, 1] to the translation (`scale` times larger for SR).
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Generator::Unet(g) => g.forward(x),
+            Generator::Resnet(g) => g.forward(x),
+            Generator::Ugatit(g) => g.forward(x).0,
+            Generator::SrResNet(g) => g.forward(x),
+        }
+    }
+
+    /// Inference mode: no autodiff, BatchNorm with running statistics, no dropout.
+    pub fn valid(&self) -> Generator {
+        match self {
+            Generator::Unet(g) => Generator::Unet(g.valid()),
+            Generator::Resnet(g) => Generator::Resnet(g.valid()),
+            Generator::Ugatit(g) => Generator::Ugatit(g.valid()),
+            Generator::SrResNet(g) => Generator::SrResNet(g.valid()),
+        }
+    }
+
+    /// Translates images in batches of up to 16 (inference mode). Images of one call share
+    /// a size.
+    pub fn translate(&self, images: &[RgbImage], device: &Device) -> Vec<RgbImage> {
+        let model = self.valid();
+        images
+            .chunks(16)
+            .flat_map(|chunk| {
+                let refs: Vec<&RgbImage> = chunk.iter().collect();
+                to_images(model.forward(to_tensor(&refs, device)))
+            })
+            .collect()
+    }
+
+    pub fn parameters(&self) -> usize {
+        match self {
+            Generator::Unet(g) => trainable_parameters(g),
+            Generator::Resnet(g) => trainable_parameters(g),
+            Generator::Ugatit(g) => trainable_parameters(g),
+            Generator::SrResNet(g) => trainable_parameters(g),
+        }
+    }
+
+    /// The weights as a `.safetensors` file in burn's naming, written atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let bytes = match self {
+            Generator::Unet(g) => snapshot_bytes(g),
+            Generator::Resnet(g) => snapshot_bytes(g),
+            Generator::Ugatit(g) => snapshot_bytes(g),
+            Generator::SrResNet(g) => snapshot_bytes(g),
+        }?;
+        crate::fsutil::write_atomic(path, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Loads weights saved by [`Generator::save`] into a generator of `architecture`; every
+    /// tensor must be there with the architecture's shape.
+    pub fn load(
+        architecture: &Architecture,
+        path: &Path,
+        device: &Device,
+    ) -> Result<Generator, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut g = Generator::new(architecture, 0, device);
+        let result = match &mut g {
+            Generator::Unet(m) => load_bytes(m, bytes),
+            Generator::Resnet(m) => load_bytes(m, bytes),
+            Generator::Ugatit(m) => load_bytes(m, bytes),
+            Generator::SrResNet(m) => load_bytes(m, bytes),
+        };
+        result.map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(g)
+    }
+}
+
+fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    module.save_into(&mut store).map_err(|e| e.to_string())?;
+    store.get_bytes().map_err(|e| e.to_string())
+}
+
+/// Applies safetensors bytes to `module`, naming the first missing, mismatching or unknown
+/// tensor.
+pub fn load_bytes<M: Module + ModuleSnapshot>(
+    module: &mut M,
+    bytes: Vec<u8>,
+) -> Result<(), String> {
+    let expected: Vec<(String, Vec<usize>)> = module
+        .collect(None, None, false)
+        .iter()
+        .map(|t| (t.name.clone(), t.shape.to_vec()))
+        .collect();
+    let header = crate::nn::safetensors_header(&bytes)?;
+    for (name, shape) in &expected {
+        match header.iter().find(|(n, _)| n == name) {
+            None => {
+                return Err(format!(
+                    "the weights lack `{name}`: they are not of this architecture (or of another size)"
+                ))
+            }
+            Some((_, found)) if found != shape => {
+                return Err(format!(
+                    "`{name}` is {found:?} in the file but {shape:?} in this architecture: the weights are of another size or model"
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some((name, _)) = header
+        .iter()
+        .find(|(n, _)| !expected.iter().any(|(e, _)| e == n))
+    {
+        return Err(format!(
+            "the file has `{name}`, which this architecture does not: the weights are of another model"
+        ));
+    }
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let result = module.load_from(&mut store).map_err(|e| e.to_string())?;
+    if let Some(error) = result.errors.first() {
+        return Err(format!("{error:?}"));
+    }
+    Ok(())
 }

@@ -7,9 +7,10 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::nn::conv2d;
+use crate::rng::Rng;
 use crate::sema::program::Pix2Pix;
 
 /// One level of the U-Net: a 4x4 stride-2 convolution down, a transposed one back up.
@@ -78,12 +79,18 @@ impl UnetGenerator {
         UnetGenerator { levels }
     }
 
-    /// `[batch, channels, size, size]` in [-1, 1] to the same shape in [-1, 1].
+    /// `[batch, channels, size, size]` in [-1, 1] to the same shape in [-1, 1], without dropout.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.level(0, x)
+        self.level(0, x, None)
     }
 
-    fn level(&self, index: usize, x: Tensor<4>) -> Tensor<4> {
+    /// The training forward pass: dropout masks drawn from `rng`, not from burn's global
+    /// random state, so that training is a function of its seed.
+    pub fn forward_train(&self, x: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
+        self.level(0, x, Some(rng))
+    }
+
+    fn level(&self, index: usize, x: Tensor<4>, mut rng: Option<&mut Rng>) -> Tensor<4> {
         let l = &self.levels[index];
         let mut h = if index == 0 {
             x.clone()
@@ -95,7 +102,7 @@ impl UnetGenerator {
             h = norm.forward(h);
         }
         if index + 1 < self.levels.len() {
-            h = self.level(index + 1, h);
+            h = self.level(index + 1, h, rng.as_deref_mut());
         }
         h = l.up.forward(relu(h));
         if index == 0 {
@@ -104,11 +111,28 @@ impl UnetGenerator {
         if let Some(norm) = &l.up_norm {
             h = norm.forward(h);
         }
-        if let Some(dropout) = &l.dropout {
-            h = dropout.forward(h);
+        if let (Some(dropout), Some(rng)) = (&l.dropout, rng) {
+            h = dropout_mask(h, dropout.prob, rng);
         }
         Tensor::cat(vec![x, h], 1)
     }
+}
+
+/// Inverted dropout with a mask from `rng`.
+fn dropout_mask(h: Tensor<4>, prob: f64, rng: &mut Rng) -> Tensor<4> {
+    let dims = h.dims();
+    let keep = 1.0 - prob;
+    let mask: Vec<f32> = (0..dims.iter().product::<usize>())
+        .map(|_| {
+            if rng.chance(keep) {
+                (1.0 / keep) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_data(TensorData::new(mask, dims), &h.device());
+    h * mask
 }
 
 #[cfg(test)]

@@ -1,0 +1,335 @@
+//! `heist train` and `heist query`: the engine's jobs one at a time, for debugging an
+//! experiment's models before running all of it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use image::RgbImage;
+
+use super::progress::Bar;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::engine::backend::Backend;
+use crate::engine::jobs::{self, Context, JobError};
+use crate::engine::models::Generator;
+use crate::engine::samples::grid;
+use crate::engine::train::architecture_name;
+use crate::metrics::image::Image;
+use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
+use crate::sema::program::{DataRef, Program, Task, VictimModel};
+
+pub(super) struct Common<'a> {
+    pub file: &'a Path,
+    pub program: &'a Program,
+    pub backend: Backend,
+    pub quiet: bool,
+}
+
+type Outcome = Result<String, Box<Diagnostic>>;
+
+fn fail(code: Code, message: impl Into<String>, help: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic::error(code, message).help(help.to_string()))
+}
+
+fn job_error(what: &str, e: JobError) -> Box<Diagnostic> {
+    let code = match &e {
+        JobError::Data(_) => Code::DataInput,
+        JobError::Train(_) => Code::Training,
+        JobError::Query(_) => Code::Query,
+        JobError::Weights(_) => Code::Weights,
+        JobError::Unsupported(_) => Code::Incompatible,
+    };
+    fail(code, format!("{what}: {e}"), e.help())
+}
+
+fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, Box<Diagnostic>> {
+    let device = c.backend.device().map_err(|e| {
+        fail(
+            Code::Backend,
+            e,
+            "use `--backend flex`, the built-in CPU backend",
+        )
+    })?;
+    Ok(Context {
+        program: c.program,
+        base: jobs::base_of(c.file),
+        device,
+        scratch: std::env::temp_dir().join(format!("heist-{}", std::process::id())),
+    })
+}
+
+fn find_victim(program: &Program, name: &str) -> Result<(), Box<Diagnostic>> {
+    if program.victims.contains_key(name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = program.victims.keys().map(String::as_str).collect();
+    Err(fail(
+        Code::UnknownName,
+        format!("the experiment declares no victim `{name}`"),
+        &format!("victims: {}", known.join(", ")),
+    ))
+}
+
+/// The victim's generator: from `--victim-weights`, else trained now.
+fn victim_generator(
+    c: &Common,
+    cx: &Context,
+    name: &str,
+    weights: Option<&Path>,
+    log: &mut String,
+) -> Result<Option<Generator>, Box<Diagnostic>> {
+    let VictimModel::Trained { architecture, .. } = &c.program.victims[name].model else {
+        return Ok(None);
+    };
+    if let Some(path) = weights {
+        let g = Generator::load(architecture, path, &cx.device)
+            .map_err(|e| job_error(&format!("victim `{name}`"), JobError::Weights(e)))?;
+        let _ = writeln!(log, "victim `{name}`: loaded {}", path.display());
+        return Ok(Some(g));
+    }
+    let start = Instant::now();
+    let g = jobs::train_victim(cx, name, &mut Bar::new(c.quiet))
+        .map_err(|e| job_error(&format!("training victim `{name}`"), e))?;
+    let _ = writeln!(
+        log,
+        "victim `{name}`: {} with {} parameters trained in {:.1} s on {}",
+        architecture_name(architecture),
+        g.parameters(),
+        start.elapsed().as_secs_f64(),
+        c.backend.describe()
+    );
+    Ok(Some(g))
+}
+
+fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), Box<Diagnostic>> {
+    g.save(out)
+        .map_err(|e| fail(Code::Io, e, "choose a writable --out path"))?;
+    let _ = writeln!(log, "weights: {}", out.display());
+    Ok(())
+}
+
+/// `heist train FILE --victim NAME [--out PATH]`
+pub(super) fn train_victim(c: &Common, name: &str, out: &Path) -> Outcome {
+    find_victim(c.program, name)?;
+    if !matches!(c.program.victims[name].model, VictimModel::Trained { .. }) {
+        return Err(fail(
+            Code::Incompatible,
+            format!("victim `{name}` is not trained by heist"),
+            "only victims declared with their training data can be trained; query the others with `heist query`",
+        ));
+    }
+    let cx = context(c)?;
+    let mut log = String::new();
+    let g = victim_generator(c, &cx, name, None, &mut log)?.expect("trained victim");
+    save(&g, out, &mut log)?;
+    Ok(log)
+}
+
+pub(super) struct AttackRequest<'a> {
+    pub attack: &'a str,
+    pub point: usize,
+    pub victim_weights: Option<&'a Path>,
+    pub out: &'a Path,
+    pub grid: Option<&'a Path>,
+    pub compare: Option<&'a str>,
+}
+
+/// `heist train FILE --attack NAME`: victim (trained or loaded), queries, surrogate, and a
+/// comparison of victim and surrogate on held-out images.
+pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
+    let Some(attack) = c.program.attacks.get(r.attack) else {
+        let known: Vec<&str> = c.program.attacks.keys().map(String::as_str).collect();
+        return Err(fail(
+            Code::UnknownName,
+            format!("the experiment declares no attack `{}`", r.attack),
+            &format!("attacks: {}", known.join(", ")),
+        ));
+    };
+    let Some(point) = attack.points.get(r.point) else {
+        return Err(fail(
+            Code::OutOfRange,
+            format!(
+                "attack `{}` has {} points; --point {} is not one",
+                r.attack,
+                attack.points.len(),
+                r.point
+            ),
+            "`heist show` lists an attack's points in order, from 0",
+        ));
+    };
+    let cx = context(c)?;
+    let mut log = String::new();
+    let victim_g = victim_generator(c, &cx, &attack.victim, r.victim_weights, &mut log)?;
+    let mut victim = jobs::open_victim(
+        &cx,
+        &attack.victim,
+        victim_g,
+        attack.price_usd_per_query,
+        attack.max_queries,
+    )
+    .map_err(|e| job_error(&format!("victim `{}`", attack.victim), e))?;
+    let inputs = jobs::query_inputs(&cx, attack, point)
+        .map_err(|e| job_error(&format!("attack `{}`", r.attack), e))?;
+    let answers = victim
+        .query(&inputs)
+        .map_err(|e| job_error(&format!("querying {}", victim.describe()), e.into()))?;
+    let _ = writeln!(
+        log,
+        "attack `{}` point {} (fraction {}%, augmentation {}, seed {}): {} queries, ${:.2}",
+        r.attack,
+        r.point,
+        point.fraction * 100.0,
+        point.augmentation,
+        point.seed,
+        victim.queries(),
+        victim.cost_usd()
+    );
+    let start = Instant::now();
+    let surrogate =
+        jobs::train_surrogate(&cx, attack, point, inputs, answers, &mut Bar::new(c.quiet))
+            .map_err(|e| job_error(&format!("training the surrogate of `{}`", r.attack), e))?;
+    let _ = writeln!(
+        log,
+        "surrogate: {} with {} parameters trained in {:.1} s",
+        architecture_name(&attack.surrogate.architecture),
+        surrogate.parameters(),
+        start.elapsed().as_secs_f64()
+    );
+    save(&surrogate, r.out, &mut log)?;
+
+    // Victim and surrogate on held-out images.
+    let held_out = DataRef {
+        dataset: r
+            .compare
+            .map(str::to_string)
+            .unwrap_or_else(|| default_compare(c.program, r.attack)),
+        part: None,
+    };
+    if !c.program.datasets.contains_key(&held_out.dataset) {
+        return Err(fail(
+            Code::UnknownName,
+            format!("no dataset `{}` to compare on", held_out.dataset),
+            "name a dataset of the experiment with --compare",
+        ));
+    }
+    let images: Vec<RgbImage> = cx
+        .samples(&held_out)
+        .map_err(|e| job_error(&format!("dataset `{}`", held_out.dataset), e.into()))?
+        .into_iter()
+        .map(|s| s.image)
+        .collect();
+    let victim_out = victim
+        .query(&images)
+        .map_err(|e| job_error(&format!("querying {}", victim.describe()), e.into()))?;
+    let surrogate_out = surrogate.translate(&images, &cx.device);
+    let options = PixelOptions {
+        y_channel: attack.task == Task::SuperResolution,
+        crop_border: if attack.task == Task::SuperResolution {
+            attack.surrogate.architecture.scale() as usize
+        } else {
+            0
+        },
+    };
+    let (mut p, mut s) = (0.0, 0.0);
+    for (v, o) in victim_out.iter().zip(&surrogate_out) {
+        let (v, o) = (
+            prepare(&Image::from_rgb(v), options),
+            prepare(&Image::from_rgb(o), options),
+        );
+        p += psnr(&v, &o).min(100.0);
+        s += ssim(&v, &o);
+    }
+    let n = images.len().max(1) as f64;
+    let _ = writeln!(
+        log,
+        "surrogate vs victim on `{}` ({} images{}): PSNR {:.2} dB, SSIM {:.4}",
+        held_out.dataset,
+        images.len(),
+        if options.y_channel { ", Y channel" } else { "" },
+        p / n,
+        s / n
+    );
+    if let Some(path) = r.grid {
+        let rows: Vec<Vec<&RgbImage>> = (0..images.len().min(8))
+            .map(|i| vec![&images[i], &victim_out[i], &surrogate_out[i]])
+            .collect();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        grid(&rows)
+            .write_to(&mut bytes, image::ImageFormat::Png)
+            .map_err(|e| fail(Code::Io, e.to_string(), "choose a writable --grid path"))?;
+        crate::fsutil::write_atomic(path, bytes.get_ref()).map_err(|e| {
+            fail(
+                Code::Io,
+                format!("cannot write {}: {e}", path.display()),
+                "choose a writable --grid path",
+            )
+        })?;
+        let _ = writeln!(log, "grid (input | victim | surrogate): {}", path.display());
+    }
+    Ok(log)
+}
+
+/// The victim test set of the first evaluation of `attack`, else its own query data.
+fn default_compare(program: &Program, attack: &str) -> String {
+    program
+        .evaluations
+        .values()
+        .find(|e| e.attacks.iter().any(|a| a == attack))
+        .map(|e| e.victim_test.dataset.clone())
+        .unwrap_or_else(|| program.attacks[attack].queries.dataset.clone())
+}
+
+/// `heist query FILE --victim NAME --data DATASET --out DIR`
+pub(super) fn query(
+    c: &Common,
+    name: &str,
+    weights: Option<&Path>,
+    data: &str,
+    out: &Path,
+) -> Outcome {
+    find_victim(c.program, name)?;
+    if !c.program.datasets.contains_key(data) {
+        return Err(fail(
+            Code::UnknownName,
+            format!("the experiment declares no dataset `{data}`"),
+            "name one of its datasets with --data",
+        ));
+    }
+    let cx = context(c)?;
+    let mut log = String::new();
+    let g = victim_generator(c, &cx, name, weights, &mut log)?;
+    let mut victim = jobs::open_victim(&cx, name, g, 0.0, None)
+        .map_err(|e| job_error(&format!("victim `{name}`"), e))?;
+    let samples = cx
+        .samples(&DataRef {
+            dataset: data.to_string(),
+            part: None,
+        })
+        .map_err(|e| job_error(&format!("dataset `{data}`"), e.into()))?;
+    let images: Vec<RgbImage> = samples.iter().map(|s| s.image.clone()).collect();
+    let answers = victim
+        .query(&images)
+        .map_err(|e| job_error(&format!("querying {}", victim.describe()), e.into()))?;
+    for (sample, answer) in samples.iter().zip(&answers) {
+        let path: PathBuf = out.join(Path::new(&sample.name).with_extension("png"));
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        answer
+            .write_to(&mut bytes, image::ImageFormat::Png)
+            .map_err(|e| fail(Code::Io, e.to_string(), "check --out"))?;
+        crate::fsutil::write_atomic(&path, bytes.get_ref()).map_err(|e| {
+            fail(
+                Code::Io,
+                format!("cannot write {}: {e}", path.display()),
+                "choose a writable --out folder",
+            )
+        })?;
+    }
+    let _ = writeln!(
+        log,
+        "{} answers of {} in {}",
+        answers.len(),
+        victim.describe(),
+        out.display()
+    );
+    Ok(log)
+}

@@ -1,0 +1,74 @@
+//! The one place where the compute backend and device are chosen. Every job records
+//! [`Backend::describe`] with its results.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// A compute backend of burn, chosen with `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// burn-flex: pure Rust on the CPU, the default (bitwise deterministic).
+    Flex,
+    /// libtorch on the CPU (cargo feature `tch`).
+    Tch,
+    /// libtorch on the first CUDA GPU (cargo feature `tch`).
+    TchCuda,
+    /// burn's CUDA backend on the first GPU (cargo feature `cuda`).
+    Cuda,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Tch => "tch",
+            Backend::TchCuda => "tch-cuda",
+            Backend::Cuda => "cuda",
+        }
+    }
+
+    /// The device for inference; [`Device::autodiff`] of it for training.
+    pub fn device(self) -> Result<Device, String> {
+        match self {
+            Backend::Flex => Ok(Device::flex()),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            Backend::Tch => Ok(Device::libtorch()),
+            #[cfg(feature = "tch")]
+            #[allow(deprecated)]
+            Backend::TchCuda => Ok(Device::libtorch_cuda(0)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Ok(Device::cuda(0)),
+            #[allow(unreachable_patterns)]
+            other => {
+                let feature = if other == Backend::Cuda {
+                    "cuda"
+                } else {
+                    "tch"
+                };
+                Err(format!(
+                    "this heist was built without the `{feature}` backend; rebuild with `cargo build --release --features {feature}` (README: Backends)"
+                ))
+            }
+        }
+    }
+
+    /// What results record: the backend, its precision and the machine's CPU.
+    pub fn describe(self) -> String {
+        format!("{} (f32) on {}", self.name(), cpu_model())
+    }
+}
+
+/// The CPU model from `/proc/cpuinfo`, or the architecture where there is none.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}

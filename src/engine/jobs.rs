@@ -1,0 +1,236 @@
+//! The engine's jobs on a checked program: train a victim, open a victim behind its query
+//! interface, build an attack's query set, train a surrogate on the answers. `heist train`,
+//! `heist query` and the runner call these and nothing lower.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use image::RgbImage;
+
+use super::data::{self, attack_side, DataError, Sample};
+use super::models::Generator;
+use super::query::{Answer, CommandVictim, HttpVictim, LocalVictim, QueryError, Victim};
+use super::train::{self, Observer, TrainError, TrainingData};
+use crate::rng::Rng;
+use crate::sema::program::{
+    Architecture, Attack, AttackPoint, Augmentation, DataRef, Program, Task, VictimData,
+    VictimModel,
+};
+
+/// What a job needs besides its own configuration.
+pub struct Context<'a> {
+    pub program: &'a Program,
+    /// The experiment's folder: relative paths in it are taken from here.
+    pub base: PathBuf,
+    pub device: Device,
+    /// A folder for files exchanged with external victims.
+    pub scratch: PathBuf,
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("{0}")]
+    Weights(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl JobError {
+    pub fn help(&self) -> &'static str {
+        match self {
+            JobError::Data(_) => "fix the dataset's folder or its declaration in the experiment",
+            JobError::Train(e) => e.help(),
+            JobError::Query(e) => e.help(),
+            JobError::Weights(_) => {
+                "use weights saved by heist for this victim's declared architecture and sizes"
+            }
+            JobError::Unsupported(_) => "see docs/engine.md for what each victim kind supports",
+        }
+    }
+}
+
+impl Context<'_> {
+    pub fn samples(&self, data: &DataRef) -> Result<Vec<Sample>, DataError> {
+        data::load(self.program, data, &self.base)
+    }
+
+    fn images(&self, data: &DataRef) -> Result<Vec<RgbImage>, DataError> {
+        Ok(self.samples(data)?.into_iter().map(|s| s.image).collect())
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        self.base.join(path)
+    }
+}
+
+/// Trains a victim declared `trained` from its own data.
+pub fn train_victim(
+    cx: &Context,
+    name: &str,
+    observer: &mut dyn Observer,
+) -> Result<Generator, JobError> {
+    let victim = &cx.program.victims[name];
+    let VictimModel::Trained {
+        architecture,
+        data,
+        training,
+        seed,
+    } = &victim.model
+    else {
+        return Err(JobError::Unsupported(format!(
+            "victim `{name}` is not trained by heist (it is loaded from weights or external)"
+        )));
+    };
+    let data = match data {
+        VictimData::Unpaired { source, style } => TrainingData::Unpaired {
+            source: cx.images(source)?,
+            style: cx.images(style)?,
+        },
+        VictimData::Paired { pairs } => {
+            let samples = cx.samples(pairs)?;
+            let (inputs, targets) = samples
+                .into_iter()
+                .map(|s| {
+                    let high = s.high.expect("SR datasets have HR images");
+                    (s.image, high)
+                })
+                .unzip();
+            TrainingData::Paired { inputs, targets }
+        }
+    };
+    Ok(train::train(
+        architecture,
+        training,
+        data,
+        *seed,
+        &cx.device,
+        observer,
+    )?)
+}
+
+/// A victim behind its query interface. `trained` is the generator of a `trained` victim
+/// (from [`train_victim`] or the cache); `weights` victims load their file here.
+pub fn open_victim(
+    cx: &Context,
+    name: &str,
+    trained: Option<Generator>,
+    price_usd_per_query: f64,
+    max_queries: Option<u64>,
+) -> Result<Victim, JobError> {
+    let victim = &cx.program.victims[name];
+    let answer: Box<dyn Answer> = match (&victim.model, trained) {
+        (VictimModel::Trained { .. }, Some(g)) => Box::new(LocalVictim::new(
+            g,
+            cx.device.clone(),
+            format!("victim `{name}` (trained by heist)"),
+        )),
+        (VictimModel::Trained { .. }, None) => {
+            return Err(JobError::Unsupported(format!(
+                "victim `{name}` must be trained before it can be queried"
+            )))
+        }
+        (VictimModel::Weights { architecture, path }, _) => {
+            let path = cx.resolve(path);
+            let g = Generator::load(architecture, &path, &cx.device).map_err(JobError::Weights)?;
+            Box::new(LocalVictim::new(
+                g,
+                cx.device.clone(),
+                format!("victim `{name}` ({})", path.display()),
+            ))
+        }
+        (
+            VictimModel::Command {
+                command,
+                timeout_s,
+                retries,
+                ..
+            },
+            _,
+        ) => Box::new(CommandVictim::new(
+            command,
+            *timeout_s,
+            *retries,
+            &cx.scratch.join(format!("victim-{name}")),
+        )),
+        (
+            VictimModel::Http {
+                url,
+                timeout_s,
+                retries,
+                ..
+            },
+            _,
+        ) => Box::new(HttpVictim::new(url, *timeout_s, *retries)),
+    };
+    Ok(Victim::new(answer, price_usd_per_query, max_queries))
+}
+
+/// The images an attack point sends to the victim: the point's nested fraction of the
+/// attacker's data, plus one augmented copy of each kept image unless the augmentation is
+/// `none` (augmenting is how the attacker stretches a small data set; every copy is a query).
+pub fn query_inputs(
+    cx: &Context,
+    attack: &Attack,
+    point: &AttackPoint,
+) -> Result<Vec<RgbImage>, JobError> {
+    let all = cx.images(&attack.queries)?;
+    let kept = attack_side::nested_subset(all.len(), point.fraction, point.seed);
+    let mut inputs: Vec<RgbImage> = kept.iter().map(|&i| all[i].clone()).collect();
+    if point.augmentation != Augmentation::None {
+        let augmented: Vec<RgbImage> = kept
+            .iter()
+            .map(|&i| {
+                let seed = Rng::derive(point.seed, &[0xA06, i as u64]).next_u64();
+                attack_side::augment(&all[i], &point.augmentation, seed)
+            })
+            .collect();
+        inputs.extend(augmented);
+    }
+    Ok(inputs)
+}
+
+/// Trains an attack point's surrogate on the victim's answers to its queries.
+pub fn train_surrogate(
+    cx: &Context,
+    attack: &Attack,
+    point: &AttackPoint,
+    inputs: Vec<RgbImage>,
+    answers: Vec<RgbImage>,
+    observer: &mut dyn Observer,
+) -> Result<Generator, JobError> {
+    let a = &attack.surrogate.architecture;
+    if a.task() == Task::StyleTransfer
+        && matches!(a, Architecture::Cyclegan(_) | Architecture::Ugatit(_))
+    {
+        return Err(JobError::Unsupported(
+            "surrogates learn from (query, answer) pairs: use pix2pix or srresnet".into(),
+        ));
+    }
+    let data = TrainingData::Paired {
+        inputs,
+        targets: answers,
+    };
+    Ok(train::train(
+        a,
+        &attack.surrogate.training,
+        data,
+        point.seed,
+        &cx.device,
+        observer,
+    )?)
+}
+
+/// The folder of an experiment file, for its relative paths.
+pub fn base_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

@@ -1,0 +1,114 @@
+//! Training batches as the reference implementations make them: examples in a fresh seeded
+//! order every epoch, a random crop to the network's size and a random horizontal flip.
+//! Evaluation never crops or flips.
+
+use image::imageops;
+use image::RgbImage;
+
+use crate::rng::Rng;
+
+/// Endless shuffled passes over `n` examples.
+#[derive(Debug, Clone)]
+pub struct Epochs {
+    order: Vec<usize>,
+    next: usize,
+    rng: Rng,
+}
+
+impl Epochs {
+    pub fn new(n: usize, rng: Rng) -> Epochs {
+        assert!(n > 0, "a training set needs examples");
+        Epochs {
+            order: (0..n).collect(),
+            next: n,
+            rng,
+        }
+    }
+
+    /// The next `count` example indices.
+    pub fn take(&mut self, count: usize) -> Vec<usize> {
+        (0..count)
+            .map(|_| {
+                if self.next == self.order.len() {
+                    // Fisher-Yates with the epoch's draws.
+                    for i in (1..self.order.len()).rev() {
+                        let j = self.rng.below(i + 1);
+                        self.order.swap(i, j);
+                    }
+                    self.next = 0;
+                }
+                self.next += 1;
+                self.order[self.next - 1]
+            })
+            .collect()
+    }
+}
+
+/// A random `size`x`size` crop (the image itself when it has that size) and, with `flip`, a
+/// horizontal flip with probability 1/2.
+pub fn crop_and_flip(image: &RgbImage, size: u32, flip: bool, rng: &mut Rng) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let x = rng.below((w - size + 1) as usize) as u32;
+    let y = rng.below((h - size + 1) as usize) as u32;
+    let mut out = if (w, h) == (size, size) {
+        image.clone()
+    } else {
+        imageops::crop_imm(image, x, y, size, size).to_image()
+    };
+    if flip && rng.chance(0.5) {
+        imageops::flip_horizontal_in_place(&mut out);
+    }
+    out
+}
+
+/// The same random crop and flip of an input and its target; the target may be `scale` times
+/// larger (super-resolution), with `size` the input's crop.
+pub fn crop_and_flip_pair(
+    input: &RgbImage,
+    target: &RgbImage,
+    size: u32,
+    scale: u32,
+    flip: bool,
+    rng: &mut Rng,
+) -> (RgbImage, RgbImage) {
+    let (w, h) = input.dimensions();
+    let x = rng.below((w - size + 1) as usize) as u32;
+    let y = rng.below((h - size + 1) as usize) as u32;
+    let mut a = imageops::crop_imm(input, x, y, size, size).to_image();
+    let mut b =
+        imageops::crop_imm(target, x * scale, y * scale, size * scale, size * scale).to_image();
+    if flip && rng.chance(0.5) {
+        imageops::flip_horizontal_in_place(&mut a);
+        imageops::flip_horizontal_in_place(&mut b);
+    }
+    (a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_epoch_visits_every_example_once() {
+        let mut epochs = Epochs::new(5, Rng::new(3));
+        for _ in 0..3 {
+            let mut seen = epochs.take(5);
+            seen.sort();
+            assert_eq!(seen, vec![0, 1, 2, 3, 4]);
+        }
+    }
+
+    #[test]
+    fn pairs_are_cropped_at_matching_places() {
+        let input = RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        let target =
+            RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x / 4) as u8, (y / 4) as u8, 0]));
+        let mut rng = Rng::new(1);
+        for _ in 0..10 {
+            let (a, b) = crop_and_flip_pair(&input, &target, 4, 4, true, &mut rng);
+            assert_eq!(b.dimensions(), (16, 16));
+            assert_eq!(a.get_pixel(0, 0), b.get_pixel(0, 0));
+            assert_eq!(a.get_pixel(3, 3), b.get_pixel(15, 15));
+        }
+    }
+}

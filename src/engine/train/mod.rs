@@ -1,0 +1,277 @@
+//! Training the four recipes with burn's autodiff: Pix2Pix (GAN + L1), CycleGAN (LSGAN, cycle,
+//! identity, image pool), U-GAT-IT (LSGAN with CAM, cycle, identity, CAM losses), SRResNet
+//! (MSE) and SRGAN (MSE warm-up, then content + adversarial). Every random choice (weights,
+//! batch order, crops, flips, dropout masks, the pool) comes from the job's seed through
+//! [`Rng`], so the CPU default is bitwise reproducible.
+
+pub mod batches;
+mod cyclegan;
+pub mod losses;
+mod pix2pix;
+pub mod pool;
+mod srgan;
+mod ugatit;
+
+use std::collections::BTreeMap;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use image::RgbImage;
+
+use crate::engine::models::Generator;
+use crate::rng::Rng;
+use crate::sema::program::{Architecture, Length, Schedule, Training};
+
+/// The examples a model learns from.
+pub enum TrainingData {
+    /// Style transfer without pairs (CycleGAN, U-GAT-IT): photos and the style set.
+    Unpaired {
+        source: Vec<RgbImage>,
+        style: Vec<RgbImage>,
+    },
+    /// Inputs and the outputs to imitate (Pix2Pix on the victim's answers; SR: LR and HR).
+    Paired {
+        inputs: Vec<RgbImage>,
+        targets: Vec<RgbImage>,
+    },
+}
+
+impl TrainingData {
+    fn examples(&self) -> usize {
+        match self {
+            TrainingData::Unpaired { source, style } => source.len().max(style.len()),
+            TrainingData::Paired { inputs, .. } => inputs.len(),
+        }
+    }
+}
+
+/// A [`Training`] made concrete for one data set: lengths in steps.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// Adversarial (or only) steps.
+    pub steps: u64,
+    /// SRGAN's generator-only warm-up steps before `steps`.
+    pub pretrain_steps: u64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub discriminator_learning_rate: f64,
+    pub betas: [f64; 2],
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    pub losses: BTreeMap<String, f64>,
+    pub pool_size: usize,
+}
+
+impl Recipe {
+    pub fn new(training: &Training, examples: usize) -> Recipe {
+        let batch = training.batch_size.max(1) as usize;
+        let steps = |length: Length| match length {
+            Length::Steps(n) => n,
+            Length::Epochs(n) => n * examples.div_ceil(batch) as u64,
+        };
+        Recipe {
+            steps: steps(training.length),
+            pretrain_steps: training.pretrain.map(steps).unwrap_or(0),
+            batch_size: batch,
+            learning_rate: training.learning_rate,
+            discriminator_learning_rate: training.discriminator_learning_rate,
+            betas: training.betas,
+            weight_decay: training.weight_decay,
+            schedule: training.schedule.clone(),
+            losses: training.losses.clone(),
+            pool_size: training.pool_size.unwrap_or(0) as usize,
+        }
+    }
+
+    pub fn total_steps(&self) -> u64 {
+        self.pretrain_steps + self.steps
+    }
+
+    /// A loss weight (0 for losses the recipe does not name).
+    pub fn weight(&self, loss: &str) -> f64 {
+        self.losses.get(loss).copied().unwrap_or(0.0)
+    }
+
+    /// The learning-rate multiplier at adversarial step `step` (0-based).
+    pub fn decay(&self, step: u64) -> f64 {
+        let total = self.steps.max(1) as f64;
+        let step = step as f64;
+        match self.schedule {
+            Schedule::Constant => 1.0,
+            // junyanz: constant, then linearly towards zero over the rest.
+            Schedule::LinearDecay { start } => {
+                let from = (start * total).floor();
+                if step < from {
+                    1.0
+                } else {
+                    1.0 - (step - from) / (total - from + 1.0)
+                }
+            }
+            Schedule::StepDecay { at, factor } => {
+                if step < (at * total).floor() {
+                    1.0
+                } else {
+                    factor
+                }
+            }
+        }
+    }
+
+    /// Adam as the references configure it (PyTorch's epsilon 1e-8, L2 weight decay).
+    pub fn adam(&self) -> ModuleOptimizer {
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        AdamConfig::new()
+            .with_beta_1(self.betas[0] as f32)
+            .with_beta_2(self.betas[1] as f32)
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init()
+    }
+}
+
+/// Sees every step of a training run (progress bars, logs, tests).
+pub trait Observer {
+    fn start(&mut self, _label: &str, _total_steps: u64) {}
+    fn step(&mut self, _step: u64, _losses: &[(&'static str, f64)]) {}
+    fn finish(&mut self) {}
+}
+
+/// Observes nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Why training stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("training diverged: the {loss} loss is {value} at step {step}")]
+    NonFinite {
+        step: u64,
+        loss: &'static str,
+        value: f64,
+    },
+    #[error("{0}")]
+    Data(String),
+}
+
+impl TrainError {
+    pub fn help(&self) -> &'static str {
+        match self {
+            TrainError::NonFinite { .. } => {
+                "lower the learning rate, check the training images, or change the seed; nothing was saved from this run"
+            }
+            TrainError::Data(_) => "check the dataset the model trains on",
+        }
+    }
+}
+
+/// One recipe's state between steps.
+trait Trainer {
+    /// One optimisation step (`step` counts from 0 over warm-up and adversarial steps); the
+    /// named losses it minimised.
+    fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)>;
+    /// The trained generator, for inference.
+    fn generator(&self) -> Generator;
+}
+
+/// Trains `architecture` on `data` with `training`, from `seed` alone.
+pub fn train(
+    architecture: &Architecture,
+    training: &Training,
+    data: TrainingData,
+    seed: u64,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<Generator, TrainError> {
+    if data.examples() == 0 {
+        return Err(TrainError::Data("the training set is empty".into()));
+    }
+    let recipe = Recipe::new(training, data.examples());
+    let device = device.clone().autodiff();
+    let rng = Rng::derive(seed, &[0x0074_7261_696e]);
+    let mut trainer: Box<dyn Trainer> = match (architecture, data) {
+        (Architecture::Pix2pix(a), TrainingData::Paired { inputs, targets }) => Box::new(
+            pix2pix::Pix2PixTrainer::new(a, &recipe, inputs, targets, rng, &device)?,
+        ),
+        (Architecture::Cyclegan(a), TrainingData::Unpaired { source, style }) => Box::new(
+            cyclegan::CycleGanTrainer::new(a, &recipe, source, style, rng, &device)?,
+        ),
+        (Architecture::Ugatit(a), TrainingData::Unpaired { source, style }) => Box::new(
+            ugatit::UgatitTrainer::new(a, &recipe, source, style, rng, &device)?,
+        ),
+        (Architecture::Srresnet(a), TrainingData::Paired { inputs, targets }) => {
+            let g = srgan::SrConfig::srresnet(a);
+            Box::new(srgan::SrTrainer::new(
+                g, &recipe, inputs, targets, rng, &device,
+            )?)
+        }
+        (Architecture::Srgan(a), TrainingData::Paired { inputs, targets }) => {
+            let g = srgan::SrConfig::srgan(a);
+            Box::new(srgan::SrTrainer::new(
+                g, &recipe, inputs, targets, rng, &device,
+            )?)
+        }
+        (a, _) => {
+            return Err(TrainError::Data(format!(
+                "{} needs {} training data",
+                architecture_name(a),
+                if matches!(a, Architecture::Cyclegan(_) | Architecture::Ugatit(_)) {
+                    "unpaired (source, style)"
+                } else {
+                    "paired (input, target)"
+                }
+            )))
+        }
+    };
+    observer.start(architecture_name(architecture), recipe.total_steps());
+    for step in 0..recipe.total_steps() {
+        let losses = trainer.step(step);
+        let values: Vec<(&'static str, f64)> = losses
+            .iter()
+            .map(|(name, loss)| (*name, losses::value(loss)))
+            .collect();
+        if let Some((loss, value)) = values.iter().find(|(_, v)| !v.is_finite()) {
+            observer.finish();
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                loss,
+                value: *value,
+            });
+        }
+        observer.step(step + 1, &values);
+    }
+    observer.finish();
+    Ok(trainer.generator())
+}
+
+pub fn architecture_name(a: &Architecture) -> &'static str {
+    match a {
+        Architecture::Cyclegan(_) => "CycleGAN",
+        Architecture::Ugatit(_) => "U-GAT-IT",
+        Architecture::Srgan(_) => "SRGAN",
+        Architecture::Pix2pix(_) => "Pix2Pix",
+        Architecture::Srresnet(_) => "SRResNet",
+    }
+}
+
+/// Checks that every image has one size of at least `size`, naming the first that does not.
+fn check_sizes(what: &str, images: &[RgbImage], size: u32) -> Result<(), TrainError> {
+    let first = images[0].dimensions();
+    for (i, image) in images.iter().enumerate() {
+        let d = image.dimensions();
+        if d != first {
+            return Err(TrainError::Data(format!(
+                "{what} image {i} is {}x{}, image 0 is {}x{}: one size per training set",
+                d.0, d.1, first.0, first.1
+            )));
+        }
+    }
+    if first.0 < size || first.1 < size {
+        return Err(TrainError::Data(format!(
+            "{what} images are {}x{}, smaller than the {size}px crop the model trains on",
+            first.0, first.1
+        )));
+    }
+    Ok(())
+}
