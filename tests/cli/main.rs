@@ -1,6 +1,7 @@
 //! heist's integration tests: the binary run as a user runs it.
 
 mod diagnostics;
+mod engine;
 mod experiments;
 mod inception;
 mod language;

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use crate::engine::tensors::{to_images, to_tensor};
-use crate::nn::{initialise, Init};
+use crate::nn::{initialise, Init, NamedTensor};
 use crate::sema::program::Architecture;
 
 use cyclegan::ResnetGenerator;
@@ -161,10 +161,29 @@ impl Generator {
     }
 }
 
+/// The module's tensors as `.safetensors`, sorted by name, so that equal weights give equal
+/// files (burn's store writes them in hash order).
 fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
-    let mut store = SafetensorsStore::from_bytes(None);
-    module.save_into(&mut store).map_err(|e| e.to_string())?;
-    store.get_bytes().map_err(|e| e.to_string())
+    let mut tensors: Vec<NamedTensor> = module
+        .collect(None, None, false)
+        .iter()
+        .map(|t| {
+            let bytes = t.to_bytes().map_err(|e| format!("{}: {e:?}", t.name))?;
+            if bytes.len() != 4 * t.shape.iter().product::<usize>() {
+                return Err(format!("{}: only f32 weights can be saved", t.name));
+            }
+            Ok(NamedTensor {
+                name: t.name.clone(),
+                shape: t.shape.to_vec(),
+                values: bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(crate::nn::safetensors_bytes(&tensors))
 }
 
 /// Applies safetensors bytes to `module`, naming the first missing, mismatching or unknown

@@ -7,6 +7,7 @@ use std::process::Command;
 pub struct Heist {
     args: Vec<String>,
     dir: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 /// What an invocation printed and returned.
@@ -21,6 +22,7 @@ impl Heist {
         Heist {
             args: Vec::new(),
             dir: project_root(),
+            env: Vec::new(),
         }
     }
 
@@ -39,11 +41,17 @@ impl Heist {
         self
     }
 
+    pub fn env(mut self, key: &str, value: &str) -> Heist {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     pub fn run(self) -> Outcome {
         let output = Command::new(env!("CARGO_BIN_EXE_heist"))
             .args(&self.args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("heist runs");
         Outcome {

@@ -1,0 +1,344 @@
+//! The engine through `heist train` and `heist query` on `tests/fixtures/tiny.exp` (the three
+//! settings at toy scale): training is a function of the seed, surrogates learn from answers
+//! that cross the black-box boundary, and external victims are reached by command and HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use image::RgbImage;
+
+use crate::scratch::Scratch;
+use crate::support::Heist;
+
+const TINY: &str = "tests/fixtures/tiny.exp";
+
+fn train(args: &[&str], threads: &str) -> String {
+    Heist::new()
+        .args(["train", TINY, "--quiet"])
+        .args(args.iter().copied())
+        .env("RAYON_NUM_THREADS", threads)
+        .run()
+        .status(0)
+        .stdout
+}
+
+#[test]
+fn training_is_bitwise_reproducible_across_runs_and_thread_counts() {
+    let scratch = Scratch::new(&[]);
+    for victim in ["monet", "anime_filter", "upscaler"] {
+        let weights: Vec<Vec<u8>> = ["1", "2", "2"]
+            .iter()
+            .enumerate()
+            .map(|(i, threads)| {
+                let out = scratch.path(&format!("{victim}-{i}.safetensors"));
+                train(
+                    &["--victim", victim, "--out", out.to_str().unwrap()],
+                    threads,
+                );
+                std::fs::read(out).unwrap()
+            })
+            .collect();
+        assert!(weights[0].len() > 1000, "{victim}: weights written");
+        assert_eq!(weights[0], weights[1], "{victim}: 1 vs 2 threads");
+        assert_eq!(weights[1], weights[2], "{victim}: rerun");
+    }
+}
+
+#[test]
+fn a_surrogate_learns_from_the_victims_answers_and_is_compared_with_it() {
+    let scratch = Scratch::new(&[]);
+    let victim = scratch.path("monet.safetensors");
+    let surrogate = scratch.path("surrogate.safetensors");
+    let grid = scratch.path("grid.png");
+    train(
+        &["--victim", "monet", "--out", victim.to_str().unwrap()],
+        "2",
+    );
+    let out = train(
+        &[
+            "--attack",
+            "steal_monet",
+            "--point",
+            "3",
+            "--victim-weights",
+            victim.to_str().unwrap(),
+            "--out",
+            surrogate.to_str().unwrap(),
+            "--grid",
+            grid.to_str().unwrap(),
+            "--compare",
+            "photos",
+        ],
+        "2",
+    );
+    // Point 3 is 100 % of 8 images plus their flipped copies: 16 queries at $0.01.
+    assert!(out.contains("16 queries, $0.16"), "{out}");
+    assert!(
+        out.contains("surrogate vs victim on `photos` (8 images): PSNR"),
+        "{out}"
+    );
+    assert!(surrogate.exists());
+    let grid = image::open(grid).unwrap();
+    // 8 rows x 3 columns of 32 px cells with 2 px gaps.
+    assert_eq!((grid.width(), grid.height()), (3 * 34 + 2, 8 * 34 + 2));
+}
+
+#[test]
+fn weights_of_another_architecture_or_a_corrupt_file_are_refused_by_name() {
+    let scratch = Scratch::new(&[]);
+    let sr = scratch.path("upscaler.safetensors");
+    train(
+        &["--victim", "upscaler", "--out", sr.to_str().unwrap()],
+        "2",
+    );
+    let query = |weights: &Path| {
+        Heist::new()
+            .args([
+                "query", TINY, "--quiet", "--victim", "monet", "--data", "photos", "--out",
+            ])
+            .args([
+                scratch.path("answers").to_str().unwrap(),
+                "--weights",
+                weights.to_str().unwrap(),
+            ])
+            .run()
+            .status(1)
+    };
+    query(&sr)
+        .stderr_has("heist::weights")
+        .stderr_has("the weights lack `")
+        .stderr_has("not of this architecture");
+    let bytes = std::fs::read(&sr).unwrap();
+    let corrupt = scratch.write("corrupt.safetensors", &bytes[..bytes.len() / 2]);
+    query(&corrupt).stderr_has("truncated or corrupt");
+    query(&scratch.path("absent.safetensors")).stderr_has("cannot read");
+}
+
+/// An experiment whose victim is external: `{spec}` goes inside `external { ... }`.
+fn external_experiment(scratch: &Scratch, spec: &str) -> String {
+    let text = format!(
+        "experiment ext {{ seed = 0 }}\n\
+         dataset photos = synthetic {{ domain = photo; distribution = attacker; count = 3; size = 32px; seed = 1 }}\n\
+         victim service = external {{ {spec}; task = style_transfer; image_size = 32px }}\n"
+    );
+    scratch
+        .write("ext.exp", text.as_bytes())
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn answers(dir: &Path) -> Vec<RgbImage> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| image::open(p).unwrap().to_rgb8())
+        .collect()
+}
+
+#[test]
+fn a_command_victim_answers_through_folders_and_its_failures_name_the_query() {
+    let scratch = Scratch::new(&[]);
+    let exp = external_experiment(
+        &scratch,
+        "command = \"cp {input}/* {output}/\"; timeout = 10s",
+    );
+    let out = scratch.path("answers");
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(0)
+        .stdout_has("3 answers of command `cp {input}/* {output}/`");
+    assert_eq!(answers(&out).len(), 3);
+
+    let exp = external_experiment(
+        &scratch,
+        "command = \"echo broken >&2; exit 3\"; retries = 1",
+    );
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(1)
+        .stderr_has("heist::query")
+        .stderr_has("query 0: `echo broken >&2; exit 3` exited with")
+        .stderr_has("3: broken (after 2 attempts)");
+
+    let exp = external_experiment(&scratch, "command = \"sleep 5\"; timeout = 200ms");
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(1)
+        .stderr_has("did not finish within 0.2 s");
+}
+
+/// A one-thread HTTP server on 127.0.0.1 answering each POSTed PNG with its negative, or with
+/// `500` for the first `failures` requests. Returns the URL.
+fn serve(requests: usize, failures: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/translate", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().take(requests).enumerate() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            let (status, payload) = if i < failures {
+                ("500 Internal Server Error", b"model overloaded".to_vec())
+            } else {
+                let mut image = image::load_from_memory(&body).unwrap().to_rgb8();
+                image.pixels_mut().for_each(|p| p.0 = p.0.map(|v| 255 - v));
+                let mut png = std::io::Cursor::new(Vec::new());
+                image.write_to(&mut png, image::ImageFormat::Png).unwrap();
+                ("200 OK", png.into_inner())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&payload).unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn an_http_victim_is_queried_on_a_local_server_with_retries() {
+    let scratch = Scratch::new(&[]);
+    // One failure, then three answers: the retry hides the failure.
+    let url = serve(4, 1);
+    let exp = external_experiment(
+        &scratch,
+        &format!("url = \"{url}\"; retries = 2; timeout = 10s"),
+    );
+    let out = scratch.path("answers");
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(0)
+        .stdout_has("3 answers of HTTP endpoint");
+    let got = answers(&out);
+    assert_eq!(got.len(), 3);
+    // The server negates: answers and the photos a command victim echoes add up to white.
+    let echoed = scratch.path("echoed");
+    let exp_echo = external_experiment(&scratch, "command = \"cp {input}/* {output}/\"");
+    Heist::new()
+        .args([
+            "query",
+            &exp_echo,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            echoed.to_str().unwrap(),
+        ])
+        .run()
+        .status(0);
+    let photos = answers(&echoed);
+    for (answer, photo) in got.iter().zip(&photos) {
+        assert!(answer
+            .pixels()
+            .zip(photo.pixels())
+            .all(|(a, p)| (0..3).all(|c| a[c] as u16 + p[c] as u16 == 255)));
+    }
+
+    // Always failing: the error names the query, the status and the attempts.
+    let url = serve(2, 2);
+    let exp = external_experiment(
+        &scratch,
+        &format!("url = \"{url}\"; retries = 1; timeout = 10s"),
+    );
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(1)
+        .stderr_has("query 0: POST")
+        .stderr_has("500 Internal Server Error")
+        .stderr_has("(after 2 attempts)");
+
+    // Nobody listening.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let exp = external_experiment(
+        &scratch,
+        &format!("url = \"http://{closed}/\"; retries = 0; timeout = 2s"),
+    );
+    Heist::new()
+        .args([
+            "query",
+            &exp,
+            "--victim",
+            "service",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(1)
+        .stderr_has("query 0: POST");
+}
