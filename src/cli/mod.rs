@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
 mod format;
 mod metric;
 mod program;
@@ -156,6 +157,11 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Benchmarks (compare with the PyTorch twins in bench/).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Statistics of ratings: Welch's t-test or TOST equivalence (differences are A - B).
     Stats {
         #[arg(value_enum)]
@@ -184,6 +190,26 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Time one full training step (D and G updates) and a generator forward pass on random
+    /// images; prints one JSON line like `bench/train_twin.py bench`.
+    Train {
+        #[arg(long, value_enum)]
+        model: bench::BenchModel,
+        /// Image size (HR size for srresnet).
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Timed repetitions after one warm-up (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long, value_enum, default_value_t = Backend::Flex)]
+        backend: Backend,
     },
 }
 
@@ -330,6 +356,30 @@ pub fn run() -> ExitCode {
                 train::query(&common, &victim, weights.as_deref(), &data, &out),
                 color,
             )
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Train {
+                    model,
+                    size,
+                    batch,
+                    repeats,
+                    backend,
+                },
+        } => {
+            if size < 32 || !size.is_power_of_two() || batch == 0 || repeats == 0 {
+                return usage("--size must be a power of two of at least 32, --batch and --repeats at least 1");
+            }
+            match bench::bench_train(model, size, batch, repeats, backend) {
+                Ok(line) => {
+                    print!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_INVALID)
+                }
+            }
         }
         Command::Stats {
             test,
