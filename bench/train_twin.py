@@ -37,6 +37,17 @@ class UnetBlock(nn.Module):
         return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
 
 
+class Wrap(nn.Module):
+    """junyanz's generators keep their network in `self.model` (state-dict keys `model.`)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)
+
+
 def unet(num_downs, ngf, dropout=True):
     b = UnetBlock(ngf * 8, ngf * 8, innermost=True)
     for _ in range(num_downs - 5):
@@ -44,7 +55,7 @@ def unet(num_downs, ngf, dropout=True):
     b = UnetBlock(ngf * 4, ngf * 8, sub=b)
     b = UnetBlock(ngf * 2, ngf * 4, sub=b)
     b = UnetBlock(ngf, ngf * 2, sub=b)
-    return UnetBlock(3, ngf, input_nc=3, sub=b, outermost=True)
+    return Wrap(UnetBlock(3, ngf, input_nc=3, sub=b, outermost=True))
 
 
 def patchgan(input_nc, ndf, n_layers, norm):
@@ -61,11 +72,11 @@ def patchgan(input_nc, ndf, n_layers, norm):
 class ResBlock(nn.Module):
     def __init__(self, dim):
         super().__init__()
-        self.b = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
-                               nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
+        self.conv_block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim), nn.ReLU(True),
+                                        nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim))
 
     def forward(self, x):
-        return x + self.b(x)
+        return x + self.conv_block(x)
 
 
 def resnet_generator(ngf, n_blocks):
@@ -78,7 +89,7 @@ def resnet_generator(ngf, n_blocks):
         k = 2 ** (2 - i)
         m += [nn.ConvTranspose2d(ngf * k, ngf * k // 2, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(ngf * k // 2), nn.ReLU(True)]
     m += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
-    return nn.Sequential(*m)
+    return Wrap(nn.Sequential(*m))
 
 
 # --- SRResNet / SRGAN ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! [`Generator`]: any trained translator, for inference, saving and loading.
 
 pub mod cyclegan;
+pub mod junyanz;
 pub mod patchgan;
 pub mod pix2pix;
 pub mod srresnet;
@@ -163,6 +164,29 @@ impl Generator {
 
 /// The module's tensors as `.safetensors`, sorted by name, so that equal weights give equal
 /// files (burn's store writes them in hash order).
+impl Generator {
+    /// A PyTorch state dict of the reference implementation: junyanz's generators for
+    /// Pix2Pix and CycleGAN ([`junyanz`]).
+    fn import_pytorch(
+        architecture: &Architecture,
+        path: &Path,
+        device: &Device,
+    ) -> Result<Generator, String> {
+        match architecture {
+            Architecture::Pix2pix(a) => junyanz::load_unet(UnetGenerator::new(a, 3, device), a.unet_depth as usize, path)
+                .map(Generator::Unet),
+            Architecture::Cyclegan(a) => {
+                junyanz::load_resnet(ResnetGenerator::new(a, 3, device), a.residual_blocks as usize, path)
+                    .map(Generator::Resnet)
+            }
+            _ => Err(format!(
+                "{}: PyTorch weights are read for pix2pix and cyclegan (junyanz's layout); save other models with heist (.safetensors)",
+                path.display()
+            )),
+        }
+    }
+}
+
 fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
     let mut tensors: Vec<NamedTensor> = module
         .collect(None, None, false)
