@@ -342,3 +342,32 @@ fn an_http_victim_is_queried_on_a_local_server_with_retries() {
         .status(1)
         .stderr_has("query 0: POST");
 }
+
+#[test]
+fn a_victim_released_as_junyanz_pytorch_weights_answers_queries() {
+    let scratch = Scratch::new(&[]);
+    let weights = crate::support::project_root().join("tests/fixtures/junyanz/resnet.pth");
+    let text = format!(
+        "experiment released {{ seed = 0 }}\n\
+         dataset photos = synthetic {{ domain = photo; distribution = attacker; count = 2; size = 32px; seed = 1 }}\n\
+         victim monet = cyclegan {{ weights = \"{}\"; image_size = 32px; generator {{ filters = 4; residual_blocks = 2 }} }}\n",
+        weights.display()
+    );
+    let exp = scratch.write("released.exp", text.as_bytes());
+    let out = scratch.path("answers");
+    Heist::new()
+        .args([
+            "query",
+            exp.to_str().unwrap(),
+            "--victim",
+            "monet",
+            "--data",
+            "photos",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .run()
+        .status(0)
+        .stdout_has("2 answers of victim `monet`");
+    assert_eq!(answers(&out).len(), 2);
+}

@@ -47,9 +47,9 @@ fn resnet_key(name: &str, blocks: usize) -> Option<String> {
         "stem" => format!("model.1.{leaf}"),
         "down" => format!("model.{}.{leaf}", 4 + 3 * index(1)?),
         "blocks" => {
-            let conv = match parts.get(2)? {
-                &"conv1" => 1,
-                &"conv2" => 5,
+            let conv = match *parts.get(2)? {
+                "conv1" => 1,
+                "conv2" => 5,
                 _ => return None,
             };
             format!("model.{}.conv_block.{conv}.{leaf}", 10 + index(1)?)

@@ -141,13 +141,17 @@ impl Generator {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
-    /// Loads weights saved by [`Generator::save`] into a generator of `architecture`; every
+    /// Loads weights saved by [`Generator::save`] (`.safetensors`), or junyanz's PyTorch state
+    /// dicts (`.pth`) for Pix2Pix and CycleGAN, into a generator of `architecture`; every
     /// tensor must be there with the architecture's shape.
     pub fn load(
         architecture: &Architecture,
         path: &Path,
         device: &Device,
     ) -> Result<Generator, String> {
+        if path.extension().is_some_and(|e| e == "pth" || e == "pt") {
+            return Generator::import_pytorch(architecture, path, device);
+        }
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut g = Generator::new(architecture, 0, device);
