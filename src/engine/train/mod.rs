@@ -99,13 +99,13 @@ impl Recipe {
         let step = step as f64;
         match self.schedule {
             Schedule::Constant => 1.0,
-            // junyanz: constant, then linearly towards zero over the rest.
+            // junyanz: constant, then linearly towards zero over the rest (never reaching it).
             Schedule::LinearDecay { start } => {
                 let from = (start * total).floor();
                 if step < from {
                     1.0
                 } else {
-                    1.0 - (step - from) / (total - from + 1.0)
+                    1.0 - (step - from + 1.0) / (total - from + 1.0)
                 }
             }
             Schedule::StepDecay { at, factor } => {
@@ -231,18 +231,26 @@ pub fn train(
             .iter()
             .map(|(name, loss)| (*name, losses::value(loss)))
             .collect();
-        if let Some((loss, value)) = values.iter().find(|(_, v)| !v.is_finite()) {
+        if let Err(e) = all_finite(step + 1, &values) {
             observer.finish();
-            return Err(TrainError::NonFinite {
-                step: step + 1,
-                loss,
-                value: *value,
-            });
+            return Err(e);
         }
         observer.step(step + 1, &values);
     }
     observer.finish();
     Ok(trainer.generator())
+}
+
+/// The first loss that is NaN or infinite stops training, named with its step.
+fn all_finite(step: u64, values: &[(&'static str, f64)]) -> Result<(), TrainError> {
+    match values.iter().find(|(_, v)| !v.is_finite()) {
+        Some((loss, value)) => Err(TrainError::NonFinite {
+            step,
+            loss,
+            value: *value,
+        }),
+        None => Ok(()),
+    }
 }
 
 pub fn architecture_name(a: &Architecture) -> &'static str {
@@ -274,4 +282,42 @@ fn check_sizes(what: &str, images: &[RgbImage], size: u32) -> Result<(), TrainEr
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diverged_loss_is_named_with_its_step() {
+        assert!(all_finite(3, &[("D", 0.7), ("G_L1", 0.2)]).is_ok());
+        let e = all_finite(41, &[("D", 0.7), ("G_GAN", f64::NAN)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "training diverged: the G_GAN loss is NaN at step 41"
+        );
+    }
+
+    #[test]
+    fn linear_decay_holds_then_falls_towards_zero() {
+        let training = Training {
+            length: Length::Epochs(2),
+            batch_size: 4,
+            learning_rate: 2e-4,
+            discriminator_learning_rate: 2e-4,
+            betas: [0.5, 0.999],
+            weight_decay: 0.0,
+            schedule: Schedule::LinearDecay { start: 0.5 },
+            losses: BTreeMap::new(),
+            pool_size: None,
+            content_loss: None,
+            pretrain: None,
+        };
+        // 2 epochs of 10 examples in batches of 4: 3 steps each.
+        let recipe = Recipe::new(&training, 10);
+        assert_eq!(recipe.steps, 6);
+        let decay: Vec<f64> = (0..6).map(|s| recipe.decay(s)).collect();
+        assert_eq!(&decay[..3], &[1.0, 1.0, 1.0]);
+        assert!(decay[3] < 1.0 && decay[4] < decay[3] && decay[5] < decay[4] && decay[5] > 0.0);
+    }
 }
