@@ -371,3 +371,52 @@ fn a_victim_released_as_junyanz_pytorch_weights_answers_queries() {
         .stdout_has("2 answers of victim `monet`");
     assert_eq!(answers(&out).len(), 2);
 }
+
+#[test]
+fn a_backend_left_out_of_the_build_is_refused_with_how_to_get_it() {
+    if cfg!(feature = "tch") {
+        return;
+    }
+    Heist::new()
+        .args([
+            "train",
+            TINY,
+            "--victim",
+            "upscaler",
+            "--backend",
+            "tch",
+            "--out",
+            "/nonexistent/w.safetensors",
+        ])
+        .run()
+        .status(1)
+        .stderr_has("heist::backend")
+        .stderr_has("built without the `tch` backend")
+        .stderr_has("(README: Backends)");
+}
+
+#[test]
+fn a_missing_dataset_folder_stops_training_with_its_path() {
+    let scratch = Scratch::new(&[]);
+    let text = "experiment missing { seed = 0 }\n\
+        dataset photos = folder { path = \"no/such/folder\"; layout = plain }\n\
+        dataset paintings = synthetic { domain = painting; distribution = victim; count = 4; size = 32px; seed = 1 }\n\
+        victim monet = cyclegan { source = photos; style = paintings; image_size = 32px\n\
+            generator { filters = 4; residual_blocks = 1 }; discriminator { filters = 4; layers = 1 }\n\
+            training = { steps = 1; batch_size = 1 } }\n";
+    let exp = scratch.write("missing.exp", text.as_bytes());
+    Heist::new()
+        .args([
+            "train",
+            exp.to_str().unwrap(),
+            "--victim",
+            "monet",
+            "--out",
+            scratch.path("w.safetensors").to_str().unwrap(),
+        ])
+        .run()
+        .status(1)
+        .stderr_has("heist::data")
+        .stderr_has("no/such/folder");
+    assert!(!scratch.path("w.safetensors").exists());
+}
