@@ -5,6 +5,9 @@
 //! AST) -> [`sema`] (names, types, units, ranges: the checked [`sema::Program`]). Problems of
 //! every stage are [`diagnostics::Diagnostic`] values, rendered once by [`cli`].
 //!
+//! Then [`engine`] (data, burn models, training, the black-box boundary) and [`run`] (cached,
+//! resumable jobs; being built).
+//!
 //! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID) and [`stats`] (Welch, TOST).
 
 pub mod cli;
@@ -14,6 +17,7 @@ pub mod fsutil;
 pub mod metrics;
 pub mod nn;
 pub mod rng;
+pub mod run;
 pub mod sema;
 pub mod source;
 pub mod stats;

@@ -1,0 +1,335 @@
+//! The content-addressed artefact store: one folder per job key holding the job's files and a
+//! `entry.json` with their SHA-256 sums. An entry is written under a temporary name and renamed
+//! into place, so a reader sees all of it or none of it; a per-key lock keeps two runs on one
+//! cache from doing the same job twice; an entry whose files no longer match their sums is
+//! reported corrupt and removed, so that the job runs again.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A job's key: the SHA-256 of everything that determines its output, in hex.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key(pub String);
+
+impl Key {
+    /// The key of a value's canonical JSON (serde_json writes maps sorted when they are
+    /// `BTreeMap`s, which is what the program uses).
+    pub fn of<T: Serialize>(value: &T) -> Key {
+        let json = serde_json::to_vec(value).expect("job descriptions serialise");
+        Key(hex(&Sha256::digest(&json)))
+    }
+
+    fn short(&self) -> &str {
+        &self.0[..self.0.len().min(16)]
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `entry.json` records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    key: Key,
+    /// File name -> SHA-256.
+    files: BTreeMap<String, String>,
+    /// Whatever the job wants to remember (losses, query counts, timings).
+    meta: serde_json::Value,
+}
+
+/// A complete, verified entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dir: PathBuf,
+    pub meta: serde_json::Value,
+}
+
+impl Entry {
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(Entry),
+    Miss,
+    /// The entry was there but damaged (`why`); it has been removed.
+    Corrupt {
+        why: String,
+    },
+}
+
+/// The store under `root` (`objects/` for entries, `tmp/` for entries being written,
+/// `locks/` for per-key locks).
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    pub fn open(root: &Path) -> io::Result<Cache> {
+        for sub in ["objects", "tmp", "locks"] {
+            fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(Cache {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// `$HEIST_CACHE`, else `$XDG_CACHE_HOME/heist`, else `~/.cache/heist`.
+    pub fn default_root() -> PathBuf {
+        if let Some(dir) = std::env::var_os("HEIST_CACHE") {
+            return PathBuf::from(dir);
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return PathBuf::from(dir).join("heist");
+        }
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/heist"))
+            .unwrap_or_else(|| std::env::temp_dir().join("heist-cache"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, key: &Key) -> PathBuf {
+        self.root.join("objects").join(&key.0[..2]).join(&key.0)
+    }
+
+    /// The entry of `key`, verified against its sums.
+    pub fn get(&self, key: &Key) -> io::Result<Lookup> {
+        let dir = self.dir(key);
+        let manifest = match fs::read(dir.join("entry.json")) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Miss),
+            Err(e) => return Err(e),
+        };
+        let why = match serde_json::from_slice::<Manifest>(&manifest) {
+            Err(e) => format!("entry.json is unreadable ({e})"),
+            Ok(m) if m.key != *key => "entry.json belongs to another key".to_string(),
+            Ok(m) => {
+                let mut problem = None;
+                for (name, sum) in &m.files {
+                    match fs::read(dir.join(name)) {
+                        Ok(bytes) if hex(&Sha256::digest(&bytes)) == *sum => {}
+                        Ok(_) => problem = Some(format!("`{name}` does not match its checksum")),
+                        Err(_) => problem = Some(format!("`{name}` is missing")),
+                    }
+                    if problem.is_some() {
+                        break;
+                    }
+                }
+                match problem {
+                    None => return Ok(Lookup::Hit(Entry { dir, meta: m.meta })),
+                    Some(p) => p,
+                }
+            }
+        };
+        // Move it aside first so that a concurrent reader never sees it half removed.
+        let trash =
+            self.root
+                .join("tmp")
+                .join(format!("corrupt-{}-{}", key.short(), std::process::id()));
+        if fs::rename(&dir, &trash).is_ok() {
+            let _ = fs::remove_dir_all(&trash);
+        }
+        Ok(Lookup::Corrupt { why })
+    }
+
+    /// Stores `files` (name, bytes) and `meta` as the entry of `key`, atomically: everything is
+    /// written and synced under `tmp/`, then the folder is renamed into place. An existing
+    /// complete entry is kept (the job is deterministic, so both are the same).
+    pub fn put(
+        &self,
+        key: &Key,
+        files: &[(&str, &[u8])],
+        meta: serde_json::Value,
+    ) -> io::Result<Entry> {
+        let tmp = self.root.join("tmp").join(format!(
+            "{}-{}-{}",
+            key.short(),
+            std::process::id(),
+            unique()
+        ));
+        fs::create_dir_all(&tmp)?;
+        let result = (|| {
+            let mut sums = BTreeMap::new();
+            for (name, bytes) in files {
+                if name.contains('/') || *name == "entry.json" || name.starts_with('.') {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("bad artefact name `{name}`"),
+                    ));
+                }
+                write_synced(&tmp.join(name), bytes)?;
+                sums.insert(name.to_string(), hex(&Sha256::digest(bytes)));
+            }
+            let manifest = Manifest {
+                key: key.clone(),
+                files: sums,
+                meta: meta.clone(),
+            };
+            write_synced(
+                &tmp.join("entry.json"),
+                &serde_json::to_vec_pretty(&manifest)?,
+            )?;
+            let dir = self.dir(key);
+            fs::create_dir_all(dir.parent().expect("objects/xx"))?;
+            match fs::rename(&tmp, &dir) {
+                Ok(()) => Ok(()),
+                // Someone else finished the same job first.
+                Err(_) if dir.join("entry.json").exists() => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result?;
+        Ok(Entry {
+            dir: self.dir(key),
+            meta,
+        })
+    }
+
+    /// An exclusive lock on `key` (blocking): held while a job computes, so that a second run
+    /// on the same cache waits and then finds the entry instead of computing it again.
+    pub fn lock(&self, key: &Key) -> io::Result<KeyLock> {
+        let file = File::create(self.root.join("locks").join(format!("{}.lock", key.0)))?;
+        file.lock()?;
+        Ok(KeyLock { _file: file })
+    }
+
+    /// Removes what interrupted runs left under `tmp/`.
+    pub fn clean_tmp(&self) -> io::Result<usize> {
+        let mut n = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let path = entry?.path();
+            if fs::remove_dir_all(&path)
+                .or_else(|_| fs::remove_file(&path))
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Released when dropped (the OS also releases it when the process dies, even by `kill -9`).
+pub struct KeyLock {
+    _file: File,
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("heist-cache-test-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn keys_depend_on_content_only() {
+        let a: BTreeMap<&str, u32> = [("steps", 150), ("batch", 4)].into();
+        let b: BTreeMap<&str, u32> = [("batch", 4), ("steps", 150)].into();
+        assert_eq!(Key::of(&a), Key::of(&b));
+        let c: BTreeMap<&str, u32> = [("batch", 4), ("steps", 151)].into();
+        assert_ne!(Key::of(&a), Key::of(&c));
+        assert_eq!(Key::of(&a).0.len(), 64);
+    }
+
+    #[test]
+    fn an_entry_is_stored_found_and_verified() {
+        let root = scratch("roundtrip");
+        let cache = Cache::open(&root).unwrap();
+        let key = Key::of(&"victim monet");
+        assert!(matches!(cache.get(&key).unwrap(), Lookup::Miss));
+        cache
+            .put(
+                &key,
+                &[("weights.safetensors", b"abc"), ("log.txt", b"ok")],
+                serde_json::json!({"steps": 3}),
+            )
+            .unwrap();
+        match cache.get(&key).unwrap() {
+            Lookup::Hit(e) => {
+                assert_eq!(fs::read(e.file("weights.safetensors")).unwrap(), b"abc");
+                assert_eq!(e.meta["steps"], 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            fs::read_dir(root.join("tmp")).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_reported_and_removed() {
+        let root = scratch("corrupt");
+        let cache = Cache::open(&root).unwrap();
+        let key = Key::of(&"surrogate");
+        let entry = cache
+            .put(
+                &key,
+                &[("weights.safetensors", b"abcdef")],
+                serde_json::Value::Null,
+            )
+            .unwrap();
+        fs::write(entry.file("weights.safetensors"), b"abcdeX").unwrap();
+        match cache.get(&key).unwrap() {
+            Lookup::Corrupt { why } => assert!(why.contains("checksum"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(cache.get(&key).unwrap(), Lookup::Miss));
+        // Half-written entries (no entry.json) are misses, never hits.
+        fs::create_dir_all(cache.dir(&key)).unwrap();
+        fs::write(cache.dir(&key).join("weights.safetensors"), b"partial").unwrap();
+        assert!(matches!(cache.get(&key).unwrap(), Lookup::Miss));
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_lock_excludes_a_second_holder_until_dropped() {
+        let root = scratch("lock");
+        let cache = Cache::open(&root).unwrap();
+        let key = Key::of(&"job");
+        let held = cache.lock(&key).unwrap();
+        let other = File::create(root.join("locks").join(format!("{}.lock", key.0))).unwrap();
+        assert!(other.try_lock().is_err(), "held by the first");
+        drop(held);
+        assert!(other.try_lock().is_ok(), "free again");
+        let _ = fs::remove_dir_all(root);
+    }
+}
