@@ -47,7 +47,7 @@ impl Observer for Bar {
     fn step(&mut self, step: u64, losses: &[(&'static str, f64)]) {
         if let Some(bar) = &self.bar {
             bar.set_position(step);
-            if step % 5 == 0 || step == bar.length().unwrap_or(0) {
+            if step.is_multiple_of(5) || step == bar.length().unwrap_or(0) {
                 let text: Vec<String> = losses.iter().map(|(n, v)| format!("{n} {v:.3}")).collect();
                 bar.set_message(text.join("  "));
             }

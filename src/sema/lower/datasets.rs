@@ -106,7 +106,7 @@ pub fn dataset(cx: &mut Cx, d: &Declaration) -> Option<Dataset> {
             }
             if domain == Domain::Texture {
                 let s = scale.unwrap_or(super::DEFAULT_SCALE);
-                if size % s != 0 || size / s < 4 {
+                if !size.is_multiple_of(s) || size / s < 4 {
                     cx.push(
                         Diagnostic::error(
                             Code::ImageSize,

@@ -130,7 +130,7 @@ pub fn architecture(cx: &mut Cx, ty: &str, f: &mut Fields) -> Option<Architectur
                 .get("hr_crop")
                 .and_then(|v| cx.pixels(&v, "`hr_crop`"))
                 .unwrap_or(96);
-            if hr_crop % scale != 0 || hr_crop < 16 {
+            if !hr_crop.is_multiple_of(scale) || hr_crop < 16 {
                 cx.push(
                     Diagnostic::error(
                         Code::ImageSize,
@@ -223,7 +223,7 @@ fn patch_discriminator(cx: &mut Cx, f: &mut Fields) -> (u32, u32) {
 }
 
 fn check_divisible(cx: &mut Cx, f: &Fields, size: u32, by: u32, why: &str) {
-    if size % by != 0 {
+    if !size.is_multiple_of(by) {
         let lower = (size / by).max(1) * by;
         cx.push(
             Diagnostic::error(
