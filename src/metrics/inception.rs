@@ -433,6 +433,7 @@ pub mod formula {
     use burn::tensor::Device;
 
     use super::FidInception;
+    use crate::nn::{safetensors_bytes, NamedTensor};
 
     /// FNV-1a of the key: the tensor's seed.
     fn seed(key: &str) -> u64 {
@@ -478,36 +479,18 @@ pub mod formula {
 
     /// Writes the formula weights as a `.safetensors` file with PyTorch's keys.
     pub fn write_safetensors(path: &Path, device: &Device) -> std::io::Result<()> {
-        let tensors = tensors(device);
-        let mut header = String::from("{");
-        let mut offset = 0usize;
-        let mut data: Vec<u8> = Vec::new();
-        for (i, (key, shape)) in tensors.iter().enumerate() {
-            let n: usize = shape.iter().product();
-            for e in 0..n {
-                data.extend_from_slice(&value(key, shape, e).to_le_bytes());
-            }
-            let dims = shape
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            if i > 0 {
-                header.push(',');
-            }
-            header.push_str(&format!(
-                "\"{key}\":{{\"dtype\":\"F32\",\"shape\":[{dims}],\"data_offsets\":[{offset},{}]}}",
-                offset + 4 * n
-            ));
-            offset += 4 * n;
-        }
-        header.push('}');
-        while header.len() % 8 != 0 {
-            header.push(' ');
-        }
-        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(&data);
-        std::fs::write(path, bytes)
+        let tensors: Vec<NamedTensor> = tensors(device)
+            .into_iter()
+            .map(|(name, shape)| {
+                let n: usize = shape.iter().product();
+                let values = (0..n).map(|e| value(&name, &shape, e)).collect();
+                NamedTensor {
+                    name,
+                    shape,
+                    values,
+                }
+            })
+            .collect();
+        std::fs::write(path, safetensors_bytes(&tensors))
     }
 }

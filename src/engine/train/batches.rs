@@ -2,10 +2,111 @@
 //! order every epoch, a random crop to the network's size and a random horizontal flip.
 //! Evaluation never crops or flips.
 
+use burn::tensor::{Device, Tensor};
 use image::imageops;
 use image::RgbImage;
 
+use crate::engine::tensors::to_tensor;
 use crate::rng::Rng;
+
+/// (input, target) training pairs, batch by batch: matching random crops (the input's crop is
+/// `crop`, the target is `scale` times larger) and flips.
+pub struct PairedBatches {
+    inputs: Vec<RgbImage>,
+    targets: Vec<RgbImage>,
+    epochs: Epochs,
+    crop: u32,
+    scale: u32,
+    rng: Rng,
+    device: Device,
+}
+
+impl PairedBatches {
+    pub fn new(
+        inputs: Vec<RgbImage>,
+        targets: Vec<RgbImage>,
+        crop: u32,
+        scale: u32,
+        seed: u64,
+        device: &Device,
+    ) -> PairedBatches {
+        PairedBatches {
+            epochs: Epochs::new(inputs.len(), Rng::derive(seed, &[1])),
+            inputs,
+            targets,
+            crop,
+            scale,
+            rng: Rng::derive(seed, &[2]),
+            device: device.clone(),
+        }
+    }
+
+    pub fn next(&mut self, n: usize) -> (Tensor<4>, Tensor<4>) {
+        let pairs: Vec<(RgbImage, RgbImage)> = self
+            .epochs
+            .take(n)
+            .into_iter()
+            .map(|i| {
+                crop_and_flip_pair(
+                    &self.inputs[i],
+                    &self.targets[i],
+                    self.crop,
+                    self.scale,
+                    true,
+                    &mut self.rng,
+                )
+            })
+            .collect();
+        let a: Vec<&RgbImage> = pairs.iter().map(|p| &p.0).collect();
+        let b: Vec<&RgbImage> = pairs.iter().map(|p| &p.1).collect();
+        (to_tensor(&a, &self.device), to_tensor(&b, &self.device))
+    }
+}
+
+/// Images of two domains without pairs, batch by batch: independent epochs, random crops to
+/// `size` and flips.
+pub struct UnpairedBatches {
+    a: Vec<RgbImage>,
+    b: Vec<RgbImage>,
+    epochs_a: Epochs,
+    epochs_b: Epochs,
+    size: u32,
+    rng: Rng,
+    device: Device,
+}
+
+impl UnpairedBatches {
+    pub fn new(
+        a: Vec<RgbImage>,
+        b: Vec<RgbImage>,
+        size: u32,
+        seed: u64,
+        device: &Device,
+    ) -> UnpairedBatches {
+        UnpairedBatches {
+            epochs_a: Epochs::new(a.len(), Rng::derive(seed, &[1])),
+            epochs_b: Epochs::new(b.len(), Rng::derive(seed, &[2])),
+            a,
+            b,
+            size,
+            rng: Rng::derive(seed, &[3]),
+            device: device.clone(),
+        }
+    }
+
+    pub fn next(&mut self, n: usize) -> (Tensor<4>, Tensor<4>) {
+        let picks_a = self.epochs_a.take(n);
+        let picks_b = self.epochs_b.take(n);
+        let mut crops = |images: &[RgbImage], picks: &[usize]| {
+            let crops: Vec<RgbImage> = picks
+                .iter()
+                .map(|&i| crop_and_flip(&images[i], self.size, true, &mut self.rng))
+                .collect();
+            to_tensor(&crops.iter().collect::<Vec<_>>(), &self.device)
+        };
+        (crops(&self.a, &picks_a), crops(&self.b, &picks_b))
+    }
+}
 
 /// Endless shuffled passes over `n` examples.
 #[derive(Debug, Clone)]

@@ -7,14 +7,13 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
-use super::batches::{crop_and_flip, Epochs};
+use super::batches::UnpairedBatches;
 use super::losses::{l1, least_squares};
 use super::pool::ImagePool;
 use super::{check_sizes, Recipe, TrainError, Trainer};
 use crate::engine::models::cyclegan::ResnetGenerator;
 use crate::engine::models::patchgan::{Norm, PatchGan};
 use crate::engine::models::Generator;
-use crate::engine::tensors::to_tensor;
 use crate::nn::{initialise, Init};
 use crate::rng::Rng;
 use crate::sema::program::CycleGan;
@@ -41,13 +40,9 @@ pub struct CycleGanTrainer {
     pool_a: ImagePool,
     pool_b: ImagePool,
     recipe: Recipe,
-    size: u32,
-    source: Vec<RgbImage>,
-    style: Vec<RgbImage>,
-    epochs_a: Epochs,
-    epochs_b: Epochs,
+    batches: UnpairedBatches,
+    /// The image pools' draws.
     rng: Rng,
-    device: Device,
 }
 
 impl CycleGanTrainer {
@@ -96,51 +91,15 @@ impl CycleGanTrainer {
             pool_a: ImagePool::new(recipe.pool_size),
             pool_b: ImagePool::new(recipe.pool_size),
             recipe: recipe.clone(),
-            size: config.image_size,
-            epochs_a: Epochs::new(source.len(), Rng::derive(seed, &[1])),
-            epochs_b: Epochs::new(style.len(), Rng::derive(seed, &[2])),
-            source,
-            style,
-            rng: Rng::derive(seed, &[3]),
-            device: device.clone(),
+            batches: UnpairedBatches::new(source, style, config.image_size, seed, device),
+            rng: Rng::derive(seed, &[4]),
         })
     }
 }
 
-/// A batch of random crops and flips of `images[picks]`.
-pub(super) fn unpaired_batch(
-    images: &[RgbImage],
-    picks: &[usize],
-    size: u32,
-    rng: &mut Rng,
-    device: &Device,
-) -> Tensor<4> {
-    let crops: Vec<RgbImage> = picks
-        .iter()
-        .map(|&i| crop_and_flip(&images[i], size, true, rng))
-        .collect();
-    to_tensor(&crops.iter().collect::<Vec<_>>(), device)
-}
-
 impl Trainer for CycleGanTrainer {
     fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)> {
-        let n = self.recipe.batch_size;
-        let picks_a = self.epochs_a.take(n);
-        let picks_b = self.epochs_b.take(n);
-        let real_a = unpaired_batch(
-            &self.source,
-            &picks_a,
-            self.size,
-            &mut self.rng,
-            &self.device,
-        );
-        let real_b = unpaired_batch(
-            &self.style,
-            &picks_b,
-            self.size,
-            &mut self.rng,
-            &self.device,
-        );
+        let (real_a, real_b) = self.batches.next(self.recipe.batch_size);
         let decay = self.recipe.decay(step);
         let (cycle, identity) = (
             self.recipe.weight("cycle"),

@@ -6,13 +6,12 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
-use super::batches::{crop_and_flip_pair, Epochs};
+use super::batches::PairedBatches;
 use super::losses::{bce_with_logits, l1};
 use super::{check_sizes, Recipe, TrainError, Trainer};
 use crate::engine::models::patchgan::{Norm, PatchGan};
 use crate::engine::models::pix2pix::UnetGenerator;
 use crate::engine::models::Generator;
-use crate::engine::tensors::to_tensor;
 use crate::nn::{initialise, Init};
 use crate::rng::Rng;
 use crate::sema::program::{Architecture, Pix2Pix};
@@ -23,12 +22,9 @@ pub struct Pix2PixTrainer {
     opt_g: ModuleOptimizer,
     opt_d: ModuleOptimizer,
     recipe: Recipe,
-    size: u32,
-    inputs: Vec<RgbImage>,
-    targets: Vec<RgbImage>,
-    epochs: Epochs,
+    batches: PairedBatches,
+    /// Dropout masks.
     rng: Rng,
-    device: Device,
 }
 
 impl Pix2PixTrainer {
@@ -65,39 +61,15 @@ impl Pix2PixTrainer {
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
             recipe: recipe.clone(),
-            size: config.image_size,
-            epochs: Epochs::new(inputs.len(), Rng::derive(seed, &[1])),
-            inputs,
-            targets,
-            rng: Rng::derive(seed, &[2]),
-            device: device.clone(),
+            batches: PairedBatches::new(inputs, targets, config.image_size, 1, seed, device),
+            rng: Rng::derive(seed, &[4]),
         })
-    }
-
-    fn batch(&mut self) -> (Tensor<4>, Tensor<4>) {
-        let picks = self.epochs.take(self.recipe.batch_size);
-        let pairs: Vec<(RgbImage, RgbImage)> = picks
-            .iter()
-            .map(|&i| {
-                crop_and_flip_pair(
-                    &self.inputs[i],
-                    &self.targets[i],
-                    self.size,
-                    1,
-                    true,
-                    &mut self.rng,
-                )
-            })
-            .collect();
-        let a: Vec<&RgbImage> = pairs.iter().map(|p| &p.0).collect();
-        let b: Vec<&RgbImage> = pairs.iter().map(|p| &p.1).collect();
-        (to_tensor(&a, &self.device), to_tensor(&b, &self.device))
     }
 }
 
 impl Trainer for Pix2PixTrainer {
     fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)> {
-        let (a, b) = self.batch();
+        let (a, b) = self.batches.next(self.recipe.batch_size);
         let decay = self.recipe.decay(step);
         let fake = self.g.forward_train(a.clone(), &mut self.rng);
 

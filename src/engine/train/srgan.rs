@@ -9,12 +9,11 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
-use super::batches::{crop_and_flip_pair, Epochs};
+use super::batches::PairedBatches;
 use super::losses::{bce_with_logits, mse};
 use super::{Recipe, TrainError, Trainer};
 use crate::engine::models::srresnet::{SrResNet, VggDiscriminator};
 use crate::engine::models::Generator;
-use crate::engine::tensors::to_tensor;
 use crate::nn::{initialise, Init};
 use crate::rng::Rng;
 use crate::sema::program::{Architecture, SrResNet as SrResNetConfig, Srgan};
@@ -54,13 +53,7 @@ pub struct SrTrainer {
     opt_g: ModuleOptimizer,
     opt_d: ModuleOptimizer,
     recipe: Recipe,
-    scale: u32,
-    lr_crop: u32,
-    inputs: Vec<RgbImage>,
-    targets: Vec<RgbImage>,
-    epochs: Epochs,
-    rng: Rng,
-    device: Device,
+    batches: PairedBatches,
 }
 
 impl SrTrainer {
@@ -111,34 +104,14 @@ impl SrTrainer {
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
             recipe: recipe.clone(),
-            scale: config.scale,
-            lr_crop,
-            epochs: Epochs::new(inputs.len(), Rng::derive(seed, &[1])),
-            inputs,
-            targets,
-            rng: Rng::derive(seed, &[2]),
-            device: device.clone(),
+            batches: PairedBatches::new(inputs, targets, lr_crop, config.scale, seed, device),
         })
-    }
-
-    fn batch(&mut self) -> (Tensor<4>, Tensor<4>) {
-        let picks = self.epochs.take(self.recipe.batch_size);
-        let pairs: Vec<(RgbImage, RgbImage)> = picks
-            .iter()
-            .map(|&i| {
-                let (lr, hr) = (&self.inputs[i], &self.targets[i]);
-                crop_and_flip_pair(lr, hr, self.lr_crop, self.scale, true, &mut self.rng)
-            })
-            .collect();
-        let lr: Vec<&RgbImage> = pairs.iter().map(|p| &p.0).collect();
-        let hr: Vec<&RgbImage> = pairs.iter().map(|p| &p.1).collect();
-        (to_tensor(&lr, &self.device), to_tensor(&hr, &self.device))
     }
 }
 
 impl Trainer for SrTrainer {
     fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)> {
-        let (lr, hr) = self.batch();
+        let (lr, hr) = self.batches.next(self.recipe.batch_size);
         let sr = self.g.forward(lr);
         let pretraining = step < self.recipe.pretrain_steps;
         let d = match (&self.d, pretraining) {

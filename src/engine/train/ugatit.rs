@@ -9,8 +9,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
-use super::batches::Epochs;
-use super::cyclegan::unpaired_batch;
+use super::batches::UnpairedBatches;
 use super::losses::{bce_with_logits, l1, least_squares};
 use super::{check_sizes, Recipe, TrainError, Trainer};
 use crate::engine::models::ugatit::{UgatitDiscriminator, UgatitGenerator, CONSTANTS};
@@ -58,13 +57,7 @@ pub struct UgatitTrainer {
     opt_g: ModuleOptimizer,
     opt_d: ModuleOptimizer,
     recipe: Recipe,
-    size: u32,
-    source: Vec<RgbImage>,
-    style: Vec<RgbImage>,
-    epochs_a: Epochs,
-    epochs_b: Epochs,
-    rng: Rng,
-    device: Device,
+    batches: UnpairedBatches,
 }
 
 impl UgatitTrainer {
@@ -108,36 +101,14 @@ impl UgatitTrainer {
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
             recipe: recipe.clone(),
-            size: config.image_size,
-            epochs_a: Epochs::new(source.len(), Rng::derive(seed, &[1])),
-            epochs_b: Epochs::new(style.len(), Rng::derive(seed, &[2])),
-            source,
-            style,
-            rng: Rng::derive(seed, &[3]),
-            device: device.clone(),
+            batches: UnpairedBatches::new(source, style, config.image_size, seed, device),
         })
     }
 }
 
 impl Trainer for UgatitTrainer {
     fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)> {
-        let n = self.recipe.batch_size;
-        let picks_a = self.epochs_a.take(n);
-        let picks_b = self.epochs_b.take(n);
-        let real_a = unpaired_batch(
-            &self.source,
-            &picks_a,
-            self.size,
-            &mut self.rng,
-            &self.device,
-        );
-        let real_b = unpaired_batch(
-            &self.style,
-            &picks_b,
-            self.size,
-            &mut self.rng,
-            &self.device,
-        );
+        let (real_a, real_b) = self.batches.next(self.recipe.batch_size);
         let decay = self.recipe.decay(step);
         let w = |name: &str| self.recipe.weight(name);
 
