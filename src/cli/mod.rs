@@ -308,33 +308,21 @@ pub fn run() -> ExitCode {
             grid,
             compare,
             run,
-        } => {
-            let Some(program) = program::load(&file, &to_overrides(run.overrides), color) else {
-                return ExitCode::from(EXIT_INVALID);
-            };
-            let common = train::Common {
-                file: &file,
-                program: &program,
-                backend: run.backend,
-                quiet: run.quiet,
-            };
-            let result = match (victim, attack) {
-                (Some(v), _) => train::train_victim(&common, &v, &out),
-                (None, Some(a)) => train::train_attack(
-                    &common,
-                    &train::AttackRequest {
-                        attack: &a,
-                        point,
-                        victim_weights: victim_weights.as_deref(),
-                        out: &out,
-                        grid: grid.as_deref(),
-                        compare: compare.as_deref(),
-                    },
-                ),
-                (None, None) => unreachable!("clap requires one"),
-            };
-            finish(result, color)
-        }
+        } => with_program(&file, run, color, |common| match (victim, attack) {
+            (Some(v), _) => train::train_victim(common, &v, &out),
+            (None, Some(a)) => train::train_attack(
+                common,
+                &train::AttackRequest {
+                    attack: &a,
+                    point,
+                    victim_weights: victim_weights.as_deref(),
+                    out: &out,
+                    grid: grid.as_deref(),
+                    compare: compare.as_deref(),
+                },
+            ),
+            (None, None) => unreachable!("clap requires one"),
+        }),
         Command::Query {
             file,
             victim,
@@ -342,21 +330,9 @@ pub fn run() -> ExitCode {
             data,
             out,
             run,
-        } => {
-            let Some(program) = program::load(&file, &to_overrides(run.overrides), color) else {
-                return ExitCode::from(EXIT_INVALID);
-            };
-            let common = train::Common {
-                file: &file,
-                program: &program,
-                backend: run.backend,
-                quiet: run.quiet,
-            };
-            finish(
-                train::query(&common, &victim, weights.as_deref(), &data, &out),
-                color,
-            )
-        }
+        } => with_program(&file, run, color, |common| {
+            train::query(common, &victim, weights.as_deref(), &data, &out)
+        }),
         Command::Bench {
             what:
                 BenchCommand::Train {
@@ -414,6 +390,25 @@ pub fn run() -> ExitCode {
             )
         }
     }
+}
+
+/// Checks `file` with the run flags' overrides and runs `command` on the program.
+fn with_program(
+    file: &std::path::Path,
+    run: RunFlags,
+    color: bool,
+    command: impl FnOnce(&train::Common) -> Result<String, Box<Diagnostic>>,
+) -> ExitCode {
+    let Some(program) = program::load(file, &to_overrides(run.overrides), color) else {
+        return ExitCode::from(EXIT_INVALID);
+    };
+    let common = train::Common {
+        file,
+        program: &program,
+        backend: run.backend,
+        quiet: run.quiet,
+    };
+    finish(command(&common), color)
 }
 
 /// A usage problem found after clap: message and exit 2.

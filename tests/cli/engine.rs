@@ -9,7 +9,7 @@ use std::path::Path;
 use image::RgbImage;
 
 use crate::scratch::Scratch;
-use crate::support::Heist;
+use crate::support::{Heist, Outcome};
 
 const TINY: &str = "tests/fixtures/tiny.exp";
 
@@ -129,6 +129,17 @@ fn external_experiment(scratch: &Scratch, spec: &str) -> String {
         .to_string()
 }
 
+/// `heist query` of the external victim `service` on the three photos of
+/// [`external_experiment`].
+fn query_service(exp: &str, out: &Path) -> Outcome {
+    Heist::new()
+        .args([
+            "query", exp, "--victim", "service", "--data", "photos", "--out",
+        ])
+        .args([out.to_str().unwrap()])
+        .run()
+}
+
 fn answers(dir: &Path) -> Vec<RgbImage> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -149,18 +160,7 @@ fn a_command_victim_answers_through_folders_and_its_failures_name_the_query() {
         "command = \"cp {input}/* {output}/\"; timeout = 10s",
     );
     let out = scratch.path("answers");
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(0)
         .stdout_has("3 answers of command `cp {input}/* {output}/`");
     assert_eq!(answers(&out).len(), 3);
@@ -169,36 +169,14 @@ fn a_command_victim_answers_through_folders_and_its_failures_name_the_query() {
         &scratch,
         "command = \"echo broken >&2; exit 3\"; retries = 1",
     );
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(1)
         .stderr_has("heist::query")
         .stderr_has("query 0: `echo broken >&2; exit 3` exited with")
         .stderr_has("3: broken (after 2 attempts)");
 
     let exp = external_experiment(&scratch, "command = \"sleep 5\"; timeout = 200ms");
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(1)
         .stderr_has("did not finish within 0.2 s");
 }
@@ -255,18 +233,7 @@ fn an_http_victim_is_queried_on_a_local_server_with_retries() {
         &format!("url = \"{url}\"; retries = 2; timeout = 10s"),
     );
     let out = scratch.path("answers");
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(0)
         .stdout_has("3 answers of HTTP endpoint");
     let got = answers(&out);
@@ -274,19 +241,7 @@ fn an_http_victim_is_queried_on_a_local_server_with_retries() {
     // The server negates: answers and the photos a command victim echoes add up to white.
     let echoed = scratch.path("echoed");
     let exp_echo = external_experiment(&scratch, "command = \"cp {input}/* {output}/\"");
-    Heist::new()
-        .args([
-            "query",
-            &exp_echo,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            echoed.to_str().unwrap(),
-        ])
-        .run()
-        .status(0);
+    query_service(&exp_echo, &echoed).status(0);
     let photos = answers(&echoed);
     for (answer, photo) in got.iter().zip(&photos) {
         assert!(answer
@@ -301,18 +256,7 @@ fn an_http_victim_is_queried_on_a_local_server_with_retries() {
         &scratch,
         &format!("url = \"{url}\"; retries = 1; timeout = 10s"),
     );
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(1)
         .stderr_has("query 0: POST")
         .stderr_has("500 Internal Server Error")
@@ -327,18 +271,7 @@ fn an_http_victim_is_queried_on_a_local_server_with_retries() {
         &scratch,
         &format!("url = \"http://{closed}/\"; retries = 0; timeout = 2s"),
     );
-    Heist::new()
-        .args([
-            "query",
-            &exp,
-            "--victim",
-            "service",
-            "--data",
-            "photos",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .run()
+    query_service(&exp, &out)
         .status(1)
         .stderr_has("query 0: POST");
 }
