@@ -12,7 +12,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::engine::backend::Backend;
 use crate::engine::jobs::{self, Context, JobError};
 use crate::engine::models::Generator;
-use crate::engine::samples::grid;
+use crate::engine::samples::{grid, write_png};
 use crate::engine::train::architecture_name;
 use crate::metrics::image::Image;
 use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
@@ -253,11 +253,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
         let rows: Vec<Vec<&RgbImage>> = (0..images.len().min(8))
             .map(|i| vec![&images[i], &victim_out[i], &surrogate_out[i]])
             .collect();
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        grid(&rows)
-            .write_to(&mut bytes, image::ImageFormat::Png)
-            .map_err(|e| fail(Code::Io, e.to_string(), "choose a writable --grid path"))?;
-        crate::fsutil::write_atomic(path, bytes.get_ref()).map_err(|e| {
+        write_png(path, &grid(&rows)).map_err(|e| {
             fail(
                 Code::Io,
                 format!("cannot write {}: {e}", path.display()),
@@ -306,17 +302,14 @@ pub(super) fn query(
             part: None,
         })
         .map_err(|e| job_error(&format!("dataset `{data}`"), e.into()))?;
-    let images: Vec<RgbImage> = samples.iter().map(|s| s.image.clone()).collect();
+    let (names, images): (Vec<String>, Vec<RgbImage>) =
+        samples.into_iter().map(|s| (s.name, s.image)).unzip();
     let answers = victim
         .query(&images)
         .map_err(|e| job_error(&format!("querying {}", victim.describe()), e.into()))?;
-    for (sample, answer) in samples.iter().zip(&answers) {
-        let path: PathBuf = out.join(Path::new(&sample.name).with_extension("png"));
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        answer
-            .write_to(&mut bytes, image::ImageFormat::Png)
-            .map_err(|e| fail(Code::Io, e.to_string(), "check --out"))?;
-        crate::fsutil::write_atomic(&path, bytes.get_ref()).map_err(|e| {
+    for (name, answer) in names.iter().zip(&answers) {
+        let path: PathBuf = out.join(Path::new(name).with_extension("png"));
+        write_png(&path, answer).map_err(|e| {
             fail(
                 Code::Io,
                 format!("cannot write {}: {e}", path.display()),

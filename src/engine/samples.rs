@@ -1,5 +1,8 @@
-//! Image grids for people to look at: one row per example, one column per model
-//! (input | victim | surrogate), smaller images (SR inputs) enlarged by pixel repetition.
+//! Images for people and programs: grids with one row per example and one column per model
+//! (input | victim | surrogate), smaller images (SR inputs) enlarged by pixel repetition; PNG
+//! encoding and atomic PNG files.
+
+use std::path::Path;
 
 use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage};
@@ -34,4 +37,18 @@ pub fn grid(rows: &[Vec<&RgbImage>]) -> RgbImage {
         }
     }
     out
+}
+
+/// PNG bytes of an image.
+pub fn png_bytes(image: &RgbImage) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("PNG encoding to memory");
+    bytes.into_inner()
+}
+
+/// Writes `image` as a PNG file, atomically.
+pub fn write_png(path: &Path, image: &RgbImage) -> std::io::Result<()> {
+    crate::fsutil::write_atomic(path, &png_bytes(image))
 }

@@ -78,7 +78,9 @@ pub fn load(path: &Path) -> Result<Loaded, MetricError> {
         notes.push(format!("{name}: floating-point image scaled to 0-255"));
     }
     let gray = matches!(color, C::L8 | C::La8 | C::L16 | C::La16);
-    let planes = if gray {
+    let planes = if !gray && !sixteen && !float {
+        Image::from_rgb(&decoded.to_rgb8()).planes
+    } else if gray {
         let plane: Vec<f64> = if sixteen {
             decoded
                 .to_luma16()
@@ -90,19 +92,12 @@ pub fn load(path: &Path) -> Result<Loaded, MetricError> {
         };
         vec![plane]
     } else {
+        // 16-bit or floating point RGB.
         let mut planes: Vec<Vec<f64>> =
             (0..3).map(|_| Vec::with_capacity(width * height)).collect();
-        if sixteen || float {
-            for p in decoded.to_rgb16().pixels() {
-                for (plane, v) in planes.iter_mut().zip(p.0) {
-                    plane.push(v as f64 / 257.0);
-                }
-            }
-        } else {
-            for p in decoded.to_rgb8().pixels() {
-                for (plane, v) in planes.iter_mut().zip(p.0) {
-                    plane.push(v as f64);
-                }
+        for p in decoded.to_rgb16().pixels() {
+            for (plane, v) in planes.iter_mut().zip(p.0) {
+                plane.push(v as f64 / 257.0);
             }
         }
         planes

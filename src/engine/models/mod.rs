@@ -53,37 +53,30 @@ pub enum Generator {
 impl Generator {
     /// A freshly initialised generator of `architecture`, a function of `seed` alone.
     pub fn new(architecture: &Architecture, seed: u64, device: &Device) -> Generator {
+        match Generator::build(architecture, device) {
+            Generator::Unet(g) => Generator::Unet(initialise(g, Init::Normal002, seed, &[])),
+            Generator::Resnet(g) => Generator::Resnet(initialise(g, Init::Normal002, seed, &[])),
+            Generator::Ugatit(g) => {
+                Generator::Ugatit(initialise(g, Init::TorchDefault, seed, ugatit::CONSTANTS))
+            }
+            Generator::SrResNet(g) => {
+                Generator::SrResNet(initialise(g, Init::TorchDefault, seed, srresnet::CONSTANTS))
+            }
+        }
+    }
+
+    /// The network of `architecture` with burn's own starting weights, for loading into.
+    fn build(architecture: &Architecture, device: &Device) -> Generator {
         match architecture {
-            Architecture::Pix2pix(a) => Generator::Unet(initialise(
-                UnetGenerator::new(a, 3, device),
-                Init::Normal002,
-                seed,
-                &[],
-            )),
-            Architecture::Cyclegan(a) => Generator::Resnet(initialise(
-                ResnetGenerator::new(a, 3, device),
-                Init::Normal002,
-                seed,
-                &[],
-            )),
-            Architecture::Ugatit(a) => Generator::Ugatit(initialise(
-                UgatitGenerator::new(a, device),
-                Init::TorchDefault,
-                seed,
-                ugatit::CONSTANTS,
-            )),
-            Architecture::Srgan(a) => Generator::SrResNet(initialise(
-                SrResNet::new(a.filters, a.residual_blocks, a.scale, device),
-                Init::TorchDefault,
-                seed,
-                srresnet::CONSTANTS,
-            )),
-            Architecture::Srresnet(a) => Generator::SrResNet(initialise(
-                SrResNet::new(a.filters, a.residual_blocks, a.scale, device),
-                Init::TorchDefault,
-                seed,
-                srresnet::CONSTANTS,
-            )),
+            Architecture::Pix2pix(a) => Generator::Unet(UnetGenerator::new(a, 3, device)),
+            Architecture::Cyclegan(a) => Generator::Resnet(ResnetGenerator::new(a, 3, device)),
+            Architecture::Ugatit(a) => Generator::Ugatit(UgatitGenerator::new(a, device)),
+            Architecture::Srgan(a) => {
+                Generator::SrResNet(SrResNet::new(a.filters, a.residual_blocks, a.scale, device))
+            }
+            Architecture::Srresnet(a) => {
+                Generator::SrResNet(SrResNet::new(a.filters, a.residual_blocks, a.scale, device))
+            }
         }
     }
 
@@ -154,7 +147,7 @@ impl Generator {
         }
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut g = Generator::new(architecture, 0, device);
+        let mut g = Generator::build(architecture, device);
         let result = match &mut g {
             Generator::Unet(m) => load_bytes(m, bytes),
             Generator::Resnet(m) => load_bytes(m, bytes),

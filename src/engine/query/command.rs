@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use super::{decode, png, with_retries, Answer, QueryError};
+use super::{decode, with_retries, Answer, QueryError};
+use crate::engine::samples::png_bytes;
 
 pub struct CommandVictim {
     command: String,
@@ -116,7 +117,7 @@ impl Answer for CommandVictim {
         std::fs::create_dir_all(&input)
             .map_err(|e| failed(format!("cannot create {}: {e}", input.display())))?;
         for (i, image) in images.iter().enumerate() {
-            std::fs::write(input.join(file_name(i)), png(image)).map_err(|e| {
+            std::fs::write(input.join(file_name(i)), png_bytes(image)).map_err(|e| {
                 failed(format!(
                     "cannot write the queries to {}: {e}",
                     input.display()

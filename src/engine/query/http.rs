@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use image::RgbImage;
 
-use super::{decode, png, with_retries, Answer, QueryError};
+use super::{decode, with_retries, Answer, QueryError};
+use crate::engine::samples::png_bytes;
 
 pub struct HttpVictim {
     url: String,
@@ -66,7 +67,7 @@ impl Answer for HttpVictim {
             .iter()
             .enumerate()
             .map(|(i, image)| {
-                let body = png(image);
+                let body = png_bytes(image);
                 with_retries(self.retries, || self.post(&body)).map_err(|reason| {
                     QueryError::Failed {
                         index: first + i as u64,

@@ -114,7 +114,7 @@ pub struct LocalVictim {
 impl LocalVictim {
     pub fn new(generator: Generator, device: Device, label: impl Into<String>) -> LocalVictim {
         LocalVictim {
-            generator: generator.valid(),
+            generator,
             device,
             label: label.into(),
         }
@@ -164,15 +164,6 @@ pub(crate) fn with_retries<T>(
     } else {
         last
     })
-}
-
-/// PNG bytes of an image.
-pub(crate) fn png(image: &RgbImage) -> Vec<u8> {
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image
-        .write_to(&mut bytes, image::ImageFormat::Png)
-        .expect("PNG encoding to memory");
-    bytes.into_inner()
 }
 
 /// An answer image from bytes (PNG or JPEG), as RGB.

@@ -88,8 +88,8 @@ impl CycleGanTrainer {
             ),
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
-            pool_a: ImagePool::new(recipe.pool_size),
-            pool_b: ImagePool::new(recipe.pool_size),
+            pool_a: ImagePool::new(recipe.training.pool_size.unwrap_or(0) as usize),
+            pool_b: ImagePool::new(recipe.training.pool_size.unwrap_or(0) as usize),
             recipe: recipe.clone(),
             batches: UnpairedBatches::new(source, style, config.image_size, seed, device),
             rng: Rng::derive(seed, &[4]),
@@ -125,9 +125,11 @@ impl Trainer for CycleGanTrainer {
             idt = Some(i);
         }
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.g);
-        self.g = self
-            .opt_g
-            .step(self.recipe.learning_rate * decay, self.g.clone(), grads);
+        self.g = self.opt_g.step(
+            self.recipe.training.learning_rate * decay,
+            self.g.clone(),
+            grads,
+        );
 
         // Discriminators on real images and on pooled earlier fakes.
         let pooled_b = self.pool_b.query(fake_b.detach(), &mut self.rng);
@@ -140,7 +142,7 @@ impl Trainer for CycleGanTrainer {
                 * 0.5;
         let grads = GradientsParams::from_grads(loss_d.backward(), &self.d);
         self.d = self.opt_d.step(
-            self.recipe.discriminator_learning_rate * decay,
+            self.recipe.training.discriminator_learning_rate * decay,
             self.d.clone(),
             grads,
         );

@@ -12,8 +12,6 @@ pub mod pool;
 mod srgan;
 mod ugatit;
 
-use std::collections::BTreeMap;
-
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
@@ -49,18 +47,12 @@ impl TrainingData {
 /// A [`Training`] made concrete for one data set: lengths in steps.
 #[derive(Debug, Clone)]
 pub struct Recipe {
+    pub training: Training,
     /// Adversarial (or only) steps.
     pub steps: u64,
     /// SRGAN's generator-only warm-up steps before `steps`.
     pub pretrain_steps: u64,
     pub batch_size: usize,
-    pub learning_rate: f64,
-    pub discriminator_learning_rate: f64,
-    pub betas: [f64; 2],
-    pub weight_decay: f64,
-    pub schedule: Schedule,
-    pub losses: BTreeMap<String, f64>,
-    pub pool_size: usize,
 }
 
 impl Recipe {
@@ -71,16 +63,10 @@ impl Recipe {
             Length::Epochs(n) => n * examples.div_ceil(batch) as u64,
         };
         Recipe {
+            training: training.clone(),
             steps: steps(training.length),
             pretrain_steps: training.pretrain.map(steps).unwrap_or(0),
             batch_size: batch,
-            learning_rate: training.learning_rate,
-            discriminator_learning_rate: training.discriminator_learning_rate,
-            betas: training.betas,
-            weight_decay: training.weight_decay,
-            schedule: training.schedule.clone(),
-            losses: training.losses.clone(),
-            pool_size: training.pool_size.unwrap_or(0) as usize,
         }
     }
 
@@ -90,14 +76,14 @@ impl Recipe {
 
     /// A loss weight (0 for losses the recipe does not name).
     pub fn weight(&self, loss: &str) -> f64 {
-        self.losses.get(loss).copied().unwrap_or(0.0)
+        self.training.losses.get(loss).copied().unwrap_or(0.0)
     }
 
     /// The learning-rate multiplier at adversarial step `step` (0-based).
     pub fn decay(&self, step: u64) -> f64 {
         let total = self.steps.max(1) as f64;
         let step = step as f64;
-        match self.schedule {
+        match self.training.schedule {
             Schedule::Constant => 1.0,
             // junyanz: constant, then linearly towards zero over the rest (never reaching it).
             Schedule::LinearDecay { start } => {
@@ -120,11 +106,11 @@ impl Recipe {
 
     /// Adam as the references configure it (PyTorch's epsilon 1e-8, L2 weight decay).
     pub fn adam(&self) -> ModuleOptimizer {
-        let decay =
-            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let t = &self.training;
+        let decay = (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
         AdamConfig::new()
-            .with_beta_1(self.betas[0] as f32)
-            .with_beta_2(self.betas[1] as f32)
+            .with_beta_1(t.betas[0] as f32)
+            .with_beta_2(t.betas[1] as f32)
             .with_epsilon(1e-8)
             .with_weight_decay(decay)
             .init()
@@ -287,6 +273,7 @@ fn check_sizes(what: &str, images: &[RgbImage], size: u32) -> Result<(), TrainEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn a_diverged_loss_is_named_with_its_step() {

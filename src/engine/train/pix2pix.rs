@@ -81,7 +81,7 @@ impl Trainer for Pix2PixTrainer {
         let loss_d = (bce_with_logits(pred_fake, false) + bce_with_logits(pred_real, true)) * 0.5;
         let grads = GradientsParams::from_grads(loss_d.backward(), &self.d);
         self.d = self.opt_d.step(
-            self.recipe.discriminator_learning_rate * decay,
+            self.recipe.training.discriminator_learning_rate * decay,
             self.d.clone(),
             grads,
         );
@@ -94,9 +94,11 @@ impl Trainer for Pix2PixTrainer {
         let loss_g = adversarial.clone() * self.recipe.weight("adversarial")
             + reconstruction.clone() * self.recipe.weight("l1");
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.g);
-        self.g = self
-            .opt_g
-            .step(self.recipe.learning_rate * decay, self.g.clone(), grads);
+        self.g = self.opt_g.step(
+            self.recipe.training.learning_rate * decay,
+            self.g.clone(),
+            grads,
+        );
         vec![
             ("D", loss_d),
             ("G_GAN", adversarial),

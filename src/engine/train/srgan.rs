@@ -122,7 +122,7 @@ impl Trainer for SrTrainer {
                 let grads = GradientsParams::from_grads(loss.backward(), &self.g);
                 self.g = self
                     .opt_g
-                    .step(self.recipe.learning_rate, self.g.clone(), grads);
+                    .step(self.recipe.training.learning_rate, self.g.clone(), grads);
                 return vec![("MSE", loss)];
             }
         };
@@ -131,18 +131,22 @@ impl Trainer for SrTrainer {
         let loss_d = bce_with_logits(d.forward(hr.clone()), true)
             + bce_with_logits(d.forward(sr.clone().detach()), false);
         let grads = GradientsParams::from_grads(loss_d.backward(), &d);
-        let d = self
-            .opt_d
-            .step(self.recipe.discriminator_learning_rate * decay, d, grads);
+        let d = self.opt_d.step(
+            self.recipe.training.discriminator_learning_rate * decay,
+            d,
+            grads,
+        );
 
         let content = mse(sr.clone(), hr);
         let adversarial = bce_with_logits(d.clone().no_grad().forward(sr), true);
         let loss_g = content.clone() * self.recipe.weight("content")
             + adversarial.clone() * self.recipe.weight("adversarial");
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.g);
-        self.g = self
-            .opt_g
-            .step(self.recipe.learning_rate * decay, self.g.clone(), grads);
+        self.g = self.opt_g.step(
+            self.recipe.training.learning_rate * decay,
+            self.g.clone(),
+            grads,
+        );
         self.d = Some(d);
         vec![("D", loss_d), ("content", content), ("G_GAN", adversarial)]
     }

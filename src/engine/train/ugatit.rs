@@ -122,7 +122,7 @@ impl Trainer for UgatitTrainer {
             * w("adversarial");
         let grads = GradientsParams::from_grads(loss_d.backward(), &self.d);
         self.d = self.opt_d.step(
-            self.recipe.discriminator_learning_rate * decay,
+            self.recipe.training.discriminator_learning_rate * decay,
             self.d.clone(),
             grads,
         );
@@ -147,9 +147,11 @@ impl Trainer for UgatitTrainer {
             + identity.clone() * w("identity")
             + cam.clone() * w("cam");
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.g);
-        let g = self
-            .opt_g
-            .step(self.recipe.learning_rate * decay, self.g.clone(), grads);
+        let g = self.opt_g.step(
+            self.recipe.training.learning_rate * decay,
+            self.g.clone(),
+            grads,
+        );
         self.g = Generators {
             a_to_b: g.a_to_b.clip_rho(),
             b_to_a: g.b_to_a.clip_rho(),
