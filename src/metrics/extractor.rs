@@ -58,8 +58,22 @@ impl Extractor {
     /// Features of every image of a folder, rows in file-name order.
     pub fn extract_folder(&self, dir: &Path) -> Result<FeatureMatrix, MetricError> {
         let files = image::list_images(dir)?;
-        let network = match self {
-            Extractor::RandomConv { seed } => RandomConv::new(*seed),
+        let paths: Vec<&PathBuf> = files.values().collect();
+        let images: Vec<Image> = paths
+            .par_iter()
+            .map(|p| image::load(p).map(|l| l.image))
+            .collect::<Result<_, _>>()?;
+        self.extract(&images, dir)
+    }
+
+    /// Features of images in memory, one row each; `source` names them in messages.
+    pub fn extract(&self, images: &[Image], source: &Path) -> Result<FeatureMatrix, MetricError> {
+        let data: Vec<f64> = match self {
+            Extractor::RandomConv { seed } => {
+                let network = RandomConv::new(*seed);
+                let rows: Vec<Vec<f64>> = images.par_iter().map(|i| network.features(i)).collect();
+                rows.concat()
+            }
             Extractor::InceptionV3 { weights } => {
                 let device = burn::tensor::Device::flex();
                 let model = inception::FidInception::new(&device)
@@ -68,37 +82,17 @@ impl Extractor {
                         path: weights.clone(),
                         reason,
                     })?;
-                let mut data = Vec::with_capacity(files.len() * inception::FEATURES);
-                let paths: Vec<&PathBuf> = files.values().collect();
-                for batch in paths.chunks(INCEPTION_BATCH) {
-                    let images: Vec<Image> = batch
-                        .iter()
-                        .map(|p| image::load(p).map(|l| l.image))
-                        .collect::<Result<_, _>>()?;
-                    data.extend(inception_features(&model, &images, &device));
-                }
-                return Ok(FeatureMatrix {
-                    rows: files.len(),
-                    cols: inception::FEATURES,
-                    data,
-                    source: dir.to_path_buf(),
-                });
+                images
+                    .chunks(INCEPTION_BATCH)
+                    .flat_map(|batch| inception_features(&model, batch, &device))
+                    .collect()
             }
         };
-        let paths: Vec<_> = files.values().collect();
-        let rows: Vec<Result<Vec<f64>, MetricError>> = paths
-            .par_iter()
-            .map(|path| Ok(network.features(&image::load(path)?.image)))
-            .collect();
-        let mut data = Vec::with_capacity(paths.len() * self.dimension());
-        for row in rows {
-            data.extend(row?);
-        }
         Ok(FeatureMatrix {
-            rows: paths.len(),
+            rows: images.len(),
             cols: self.dimension(),
             data,
-            source: dir.to_path_buf(),
+            source: source.to_path_buf(),
         })
     }
 }
@@ -242,29 +236,44 @@ impl RandomConv {
 fn conv3x3_stride2_relu(input: &Tensor3, weights: &[f32], out_channels: usize) -> Tensor3 {
     let (h, w) = (input.height.div_ceil(2), input.width.div_ceil(2));
     let plane = input.height * input.width;
-    let mut data = vec![0.0f32; out_channels * h * w];
-    for (o, out) in data.chunks_exact_mut(h * w).enumerate() {
-        for i in 0..input.channels {
-            let src = &input.data[i * plane..(i + 1) * plane];
-            let k = &weights[(o * input.channels + i) * 9..][..9];
-            for oy in 0..h {
-                for ox in 0..w {
-                    let mut acc = 0.0;
-                    for ky in 0..3 {
-                        let y = (2 * oy + ky) as isize - 1;
-                        if y < 0 || y >= input.height as isize {
-                            continue;
-                        }
-                        for kx in 0..3 {
-                            let x = (2 * ox + kx) as isize - 1;
-                            if x < 0 || x >= input.width as isize {
-                                continue;
-                            }
-                            acc += k[ky * 3 + kx] * src[y as usize * input.width + x as usize];
+    // The nine shifted, strided views of every input channel (zero outside the image), so
+    // that the sums below run over contiguous memory. Each output is still accumulated in
+    // the order channel by channel, tap by tap.
+    let mut columns = vec![0.0f32; input.channels * 9 * h * w];
+    for i in 0..input.channels {
+        let src = &input.data[i * plane..(i + 1) * plane];
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let col = &mut columns[(i * 9 + ky * 3 + kx) * h * w..][..h * w];
+                for oy in 0..h {
+                    let y = (2 * oy + ky) as isize - 1;
+                    if y < 0 || y >= input.height as isize {
+                        continue;
+                    }
+                    for ox in 0..w {
+                        let x = (2 * ox + kx) as isize - 1;
+                        if x >= 0 && x < input.width as isize {
+                            col[oy * w + ox] = src[y as usize * input.width + x as usize];
                         }
                     }
-                    out[oy * w + ox] += acc;
                 }
+            }
+        }
+    }
+    let mut data = vec![0.0f32; out_channels * h * w];
+    let mut acc = vec![0.0f32; h * w];
+    for (o, out) in data.chunks_exact_mut(h * w).enumerate() {
+        for i in 0..input.channels {
+            let k = &weights[(o * input.channels + i) * 9..][..9];
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for (t, &kt) in k.iter().enumerate() {
+                let col = &columns[(i * 9 + t) * h * w..][..h * w];
+                for (a, &c) in acc.iter_mut().zip(col) {
+                    *a += kt * c;
+                }
+            }
+            for (o, a) in out.iter_mut().zip(&acc) {
+                *o += a;
             }
         }
         out.iter_mut().for_each(|v| *v = v.max(0.0));
