@@ -45,6 +45,8 @@ pub enum Code {
     Query,
     Weights,
     Backend,
+    MissingPath,
+    Job,
 }
 
 impl Code {
@@ -84,6 +86,8 @@ impl Code {
             Code::Query => "heist::query",
             Code::Weights => "heist::weights",
             Code::Backend => "heist::backend",
+            Code::MissingPath => "heist::missing_path",
+            Code::Job => "heist::job",
         }
     }
 }

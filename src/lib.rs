@@ -5,8 +5,9 @@
 //! AST) -> [`sema`] (names, types, units, ranges: the checked [`sema::Program`]). Problems of
 //! every stage are [`diagnostics::Diagnostic`] values, rendered once by [`cli`].
 //!
-//! Then [`engine`] (data, burn models, training, the black-box boundary) and [`run`] (cached,
-//! resumable jobs; being built).
+//! Then [`plan`] (the program as a graph of content-addressed jobs), [`engine`] (data, burn
+//! models, training, the black-box boundary) and [`run`] (the jobs executed against the
+//! cache, the tidy results table, the manifest).
 //!
 //! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID) and [`stats`] (Welch, TOST).
 
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod metrics;
 pub mod nn;
+pub mod plan;
 pub mod rng;
 pub mod run;
 pub mod sema;

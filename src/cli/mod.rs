@@ -12,6 +12,7 @@ mod format;
 mod metric;
 mod program;
 mod progress;
+mod run;
 mod stats;
 mod train;
 
@@ -157,6 +158,49 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// List the jobs a run of the experiment needs, whether each is cached, and why not.
+    Plan {
+        /// The `.exp` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only the jobs whose id matches (`*` is a wildcard; repeatable), and what they need.
+        #[arg(long, value_name = "PATTERN")]
+        only: Vec<String>,
+        /// The cache folder (default: $HEIST_CACHE, else ~/.cache/heist).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Run the experiment: train, query, evaluate (from the cache where possible) and write a
+    /// run directory with manifest.yaml, results.csv, samples/ and logs/.
+    Run {
+        /// The `.exp` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The run directory (default: runs/<experiment>-<UTC time>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Jobs at a time.
+        #[arg(long, short = 'j', value_name = "N", default_value_t = 1)]
+        jobs: usize,
+        /// Only the jobs whose id matches (`*` is a wildcard; repeatable), and what they need.
+        #[arg(long, value_name = "PATTERN")]
+        only: Vec<String>,
+        /// The cache folder (default: $HEIST_CACHE, else ~/.cache/heist).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// See or prune the artefact cache.
+    Cache {
+        #[command(subcommand)]
+        what: CacheCommand,
+    },
     /// Benchmarks (compare with the PyTorch twins in bench/).
     Bench {
         #[command(subcommand)]
@@ -190,6 +234,31 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Entries and sizes by stage.
+    Status {
+        /// The cache folder (default: $HEIST_CACHE, else ~/.cache/heist).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+    },
+    /// Remove entries not used for a while (and leftovers of interrupted runs).
+    Gc {
+        /// Remove entries unused for more than this many days.
+        #[arg(long, value_name = "DAYS", default_value_t = 30.0)]
+        older_than: f64,
+        /// Remove every entry.
+        #[arg(long)]
+        all: bool,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// The cache folder (default: $HEIST_CACHE, else ~/.cache/heist).
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
     },
 }
 
@@ -333,6 +402,50 @@ pub fn run() -> ExitCode {
         } => with_program(&file, run, color, |common| {
             train::query(common, &victim, weights.as_deref(), &data, &out)
         }),
+        Command::Plan {
+            file,
+            json,
+            only,
+            cache,
+            run,
+        } => match program::load_for_run(&file, &to_overrides(run.overrides), color) {
+            Ok(p) => run::plan_command(&file, &p, run.backend, cache.as_deref(), &only, json),
+            Err(code) => ExitCode::from(code),
+        },
+        Command::Run {
+            file,
+            out,
+            jobs,
+            only,
+            cache,
+            run,
+        } => {
+            if jobs == 0 {
+                return usage("--jobs must be at least 1");
+            }
+            match program::load_for_run(&file, &to_overrides(run.overrides), color) {
+                Ok(p) => run::run_command(run::RunRequest {
+                    file: &file,
+                    program: &p,
+                    backend: run.backend,
+                    out,
+                    cache,
+                    jobs,
+                    only,
+                    quiet: run.quiet,
+                }),
+                Err(code) => ExitCode::from(code),
+            }
+        }
+        Command::Cache { what } => match what {
+            CacheCommand::Status { cache } => run::cache_status(cache.as_deref()),
+            CacheCommand::Gc {
+                older_than,
+                all,
+                dry_run,
+                cache,
+            } => run::cache_gc(cache.as_deref(), older_than, all, dry_run),
+        },
         Command::Bench {
             what:
                 BenchCommand::Train {

@@ -65,16 +65,72 @@ pub(super) fn load(file: &Path, overrides: &[Override], color: bool) -> Option<P
     checked(file, overrides, color).ok().flatten()
 }
 
+/// A checked program whose named files and folders all exist (relative ones are taken from
+/// the experiment's folder): what `heist plan` and `heist run` start from. Problems are
+/// rendered; the error is the exit status.
+pub(super) fn load_for_run(
+    file: &Path,
+    overrides: &[Override],
+    color: bool,
+) -> Result<Program, u8> {
+    let checked = sema::check_file(file, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    let paths = checked.paths.clone();
+    let sources = checked.sources.clone();
+    let Some(program) = render_checked(file, checked, color) else {
+        return Err(EXIT_INVALID);
+    };
+    let base = crate::engine::jobs::base_of(file);
+    let missing: Vec<diagnostics::Diagnostic> = crate::plan::check_paths(&paths, &base)
+        .into_iter()
+        .map(|m| {
+            let kind = if m.named.folder { "folder" } else { "file" };
+            let what = if m.wrong_kind {
+                format!("is not a {kind}")
+            } else {
+                "does not exist".to_string()
+            };
+            diagnostics::Diagnostic::error(
+                diagnostics::Code::MissingPath,
+                format!("{} `{}` {what} (looked for {})", m.named.role, m.named.path, m.looked_at.display()),
+            )
+            .at(m.named.span, format!("no such {kind}"))
+            .help("relative paths are taken from the experiment's folder; fix the path here or override it with --set")
+        })
+        .collect();
+    if !missing.is_empty() {
+        eprint!("{}", diagnostics::render(&missing, &sources, color));
+        eprintln!(
+            "error: `{}` names {} missing file{} or folder{}; nothing was run",
+            file.display(),
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            if missing.len() == 1 { "" } else { "s" },
+        );
+        return Err(EXIT_INVALID);
+    }
+    Ok(program)
+}
+
 /// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.
 fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Program>, u8> {
+    let checked = sema::check_file(file, overrides).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    Ok(render_checked(file, checked, color))
+}
+
+/// Renders a checked file's diagnostics; its program when it has no errors.
+fn render_checked(file: &Path, checked: Checked, color: bool) -> Option<Program> {
     let Checked {
         sources,
         diagnostics,
         program,
-    } = sema::check_file(file, overrides).map_err(|e| {
-        eprintln!("error: {e}");
-        EXIT_USAGE
-    })?;
+        ..
+    } = checked;
     let all = diagnostics.iter().cloned().collect::<Vec<_>>();
     if !all.is_empty() {
         eprint!("{}", diagnostics::render(&all, &sources, color));
@@ -87,7 +143,7 @@ fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Pr
             if n == 1 { "" } else { "s" }
         );
     }
-    Ok(program)
+    program
 }
 
 /// "3 datasets, 1 victim, 2 attacks (20 surrogates), ..."

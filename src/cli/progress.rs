@@ -4,22 +4,43 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::train::Observer;
 
 pub struct Bar {
     bar: Option<ProgressBar>,
     shown: bool,
+    /// Where the bar goes when several are drawn at once (`heist run`).
+    multi: Option<MultiProgress>,
+    /// Shown instead of the model's name.
+    prefix: Option<String>,
 }
 
 impl Bar {
     pub fn new(quiet: bool) -> Bar {
         Bar {
             bar: None,
-            shown: !quiet && std::io::stderr().is_terminal(),
+            shown: shown(quiet),
+            multi: None,
+            prefix: None,
         }
     }
+
+    /// A job's bar among others, labelled with the job.
+    pub fn in_group(multi: &MultiProgress, prefix: &str, quiet: bool) -> Bar {
+        Bar {
+            bar: None,
+            shown: shown(quiet),
+            multi: Some(multi.clone()),
+            prefix: Some(prefix.to_string()),
+        }
+    }
+}
+
+/// Bars are drawn on a terminal only.
+pub fn shown(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
 }
 
 impl Observer for Bar {
@@ -39,7 +60,11 @@ impl Observer for Bar {
             .expect("valid template")
             .progress_chars("=> "),
         );
-        bar.set_prefix(label.to_string());
+        bar.set_prefix(self.prefix.clone().unwrap_or_else(|| label.to_string()));
+        let bar = match &self.multi {
+            Some(m) if self.shown => m.add(bar),
+            _ => bar,
+        };
         bar.enable_steady_tick(Duration::from_millis(200));
         self.bar = Some(bar);
     }

@@ -48,6 +48,8 @@ struct Manifest {
 pub struct Entry {
     pub dir: PathBuf,
     pub meta: serde_json::Value,
+    /// The artefacts' file names, sorted.
+    pub files: Vec<String>,
 }
 
 impl Entry {
@@ -105,6 +107,11 @@ impl Cache {
         self.root.join("objects").join(&key.0[..2]).join(&key.0)
     }
 
+    /// Whether a complete entry exists (without verifying its files: see [`Cache::get`]).
+    pub fn contains(&self, key: &Key) -> bool {
+        self.dir(key).join("entry.json").is_file()
+    }
+
     /// The entry of `key`, verified against its sums.
     pub fn get(&self, key: &Key) -> io::Result<Lookup> {
         let dir = self.dir(key);
@@ -129,7 +136,18 @@ impl Cache {
                     }
                 }
                 match problem {
-                    None => return Ok(Lookup::Hit(Entry { dir, meta: m.meta })),
+                    None => {
+                        // The entry's time of last use, for `heist cache gc`.
+                        let _ = fs::OpenOptions::new()
+                            .write(true)
+                            .open(dir.join("entry.json"))
+                            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                        return Ok(Lookup::Hit(Entry {
+                            dir,
+                            meta: m.meta,
+                            files: m.files.into_keys().collect(),
+                        }));
+                    }
                     Some(p) => p,
                 }
             }
@@ -198,9 +216,12 @@ impl Cache {
             let _ = fs::remove_dir_all(&tmp);
         }
         result?;
+        let mut names: Vec<String> = files.iter().map(|(n, _)| n.to_string()).collect();
+        names.sort();
         Ok(Entry {
             dir: self.dir(key),
             meta,
+            files: names,
         })
     }
 
@@ -212,20 +233,96 @@ impl Cache {
         Ok(KeyLock { _file: file })
     }
 
-    /// Removes what interrupted runs left under `tmp/`.
+    /// Removes what interrupted runs left under `tmp/`: folders of processes that are no
+    /// longer running (where that cannot be told, ones older than a day).
     pub fn clean_tmp(&self) -> io::Result<usize> {
         let mut n = 0;
         for entry in fs::read_dir(self.root.join("tmp"))? {
-            let path = entry?.path();
-            if fs::remove_dir_all(&path)
-                .or_else(|_| fs::remove_file(&path))
-                .is_ok()
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rest = name
+                .strip_prefix("corrupt-")
+                .or_else(|| name.strip_prefix("gc-"))
+                .unwrap_or(&name);
+            let pid = rest.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let alive = match pid {
+                Some(p) if Path::new("/proc/self").exists() => {
+                    Path::new(&format!("/proc/{p}")).exists()
+                }
+                _ => entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() < 86_400),
+            };
+            let path = entry.path();
+            if !alive
+                && fs::remove_dir_all(&path)
+                    .or_else(|_| fs::remove_file(&path))
+                    .is_ok()
             {
                 n += 1;
             }
         }
         Ok(n)
     }
+
+    /// Every complete entry: key, size in bytes, time of last use, metadata.
+    pub fn entries(&self) -> io::Result<Vec<Stored>> {
+        let mut out = vec![];
+        for shard in fs::read_dir(self.root.join("objects"))? {
+            let shard = shard?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(&shard)? {
+                let dir = entry?.path();
+                let Ok(bytes) = fs::read(dir.join("entry.json")) else {
+                    continue;
+                };
+                let Ok(m) = serde_json::from_slice::<Manifest>(&bytes) else {
+                    continue;
+                };
+                let mut size = bytes.len() as u64;
+                for name in m.files.keys() {
+                    size += fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+                }
+                let used = fs::metadata(dir.join("entry.json"))
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+                out.push(Stored {
+                    key: m.key,
+                    size,
+                    used,
+                    meta: m.meta,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Removes an entry (moved aside first, so that no reader sees half of it).
+    pub fn remove(&self, key: &Key) -> io::Result<()> {
+        let trash = self.root.join("tmp").join(format!(
+            "gc-{}-{}-{}",
+            key.short(),
+            std::process::id(),
+            unique()
+        ));
+        fs::rename(self.dir(key), &trash)?;
+        fs::remove_dir_all(&trash)
+    }
+}
+
+/// A stored entry, as `heist cache status` lists it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub key: Key,
+    pub size: u64,
+    pub used: std::time::SystemTime,
+    pub meta: serde_json::Value,
 }
 
 /// Released when dropped (the OS also releases it when the process dies, even by `kill -9`).

@@ -13,6 +13,7 @@ use std::path::Path;
 pub use loader::Unreadable;
 pub use program::Program;
 pub use scope::Override;
+pub use values::PathUse;
 
 use crate::diagnostics::Diagnostics;
 use crate::source::SourceMap;
@@ -24,6 +25,9 @@ pub struct Checked {
     pub diagnostics: Diagnostics,
     /// Present when there were no errors (warnings allowed).
     pub program: Option<Program>,
+    /// The files and folders the program names, with where (checked before a run, not here:
+    /// an experiment stays valid on a machine without its data).
+    pub paths: Vec<PathUse>,
 }
 
 /// Checks `path` with `overrides` applied.
@@ -37,6 +41,7 @@ pub fn check_file(path: &Path, overrides: &[Override]) -> Result<Checked, Unread
             sources,
             diagnostics,
             program: None,
+            paths: Vec::new(),
         });
     }
     let mut scope = scope::collect(statements, &mut diagnostics);
@@ -49,14 +54,16 @@ pub fn check_file(path: &Path, overrides: &[Override]) -> Result<Checked, Unread
                 .replace(|c: char| !c.is_alphanumeric() && c != '_', "_")
         })
         .unwrap_or_else(|| "experiment".into());
-    let program = {
+    let (program, paths) = {
         let mut cx = values::Cx::new(&scope, &mut diagnostics);
-        lower::lower(&mut cx, &default_name)
+        let program = lower::lower(&mut cx, &default_name);
+        (program, cx.paths)
     };
     let program = (!diagnostics.has_errors()).then_some(program);
     Ok(Checked {
         sources,
         diagnostics,
         program,
+        paths,
     })
 }

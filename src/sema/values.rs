@@ -15,6 +15,18 @@ pub struct Cx<'a> {
     pub scope: &'a Scope,
     pub diagnostics: &'a mut Diagnostics,
     resolving: Vec<String>,
+    /// Every file or folder the program names, for the planner to look for before running.
+    pub paths: Vec<PathUse>,
+}
+
+/// A file or folder named in the experiment, where it was named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathUse {
+    pub path: String,
+    pub span: Span,
+    /// What it is, for messages ("the folder of dataset `monet`").
+    pub role: String,
+    pub folder: bool,
 }
 
 /// A number as written.
@@ -32,7 +44,27 @@ impl<'a> Cx<'a> {
             scope,
             diagnostics,
             resolving: Vec::new(),
+            paths: Vec::new(),
         }
+    }
+
+    /// A string naming a file (`folder == false`) or folder; remembered in [`Cx::paths`].
+    pub fn path(
+        &mut self,
+        value: &Value,
+        what: &str,
+        example: &str,
+        role: String,
+        folder: bool,
+    ) -> Option<String> {
+        let path = self.string(value, what, example)?;
+        self.paths.push(PathUse {
+            path: path.clone(),
+            span: value.span,
+            role,
+            folder,
+        });
+        Some(path)
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {

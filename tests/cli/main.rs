@@ -7,5 +7,6 @@ mod inception;
 mod language;
 mod metrics;
 mod mutations;
+mod run;
 mod scratch;
 mod support;

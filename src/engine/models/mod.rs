@@ -122,14 +122,19 @@ impl Generator {
         }
     }
 
-    /// The weights as a `.safetensors` file in burn's naming, written atomically.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let bytes = match self {
+    /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        match self {
             Generator::Unet(g) => snapshot_bytes(g),
             Generator::Resnet(g) => snapshot_bytes(g),
             Generator::Ugatit(g) => snapshot_bytes(g),
             Generator::SrResNet(g) => snapshot_bytes(g),
-        }?;
+        }
+    }
+
+    /// The weights as a `.safetensors` file in burn's naming, written atomically.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let bytes = self.to_bytes()?;
         crate::fsutil::write_atomic(path, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }

@@ -53,7 +53,10 @@ pub fn dataset(cx: &mut Cx, d: &Declaration) -> Option<Dataset> {
     let source = if ty == "folder" {
         let path = f
             .required(cx, "path", "path = \"/data/monet2photo\"")
-            .and_then(|v| cx.string(&v, "`path`", "path = \"/data/monet2photo\""));
+            .and_then(|v| {
+                let role = format!("the folder of dataset `{}`", d.name.text);
+                cx.path(&v, "`path`", "path = \"/data/monet2photo\"", role, true)
+            });
         let layout = f
             .get("layout")
             .and_then(|v| cx.word(&v, "layout", &Layout::ALL))

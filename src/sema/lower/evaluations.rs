@@ -252,9 +252,16 @@ pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
             .get("extractor")
             .and_then(|v| cx.word(&v, "feature extractor", &extractors))
             .unwrap_or(0);
-        let weights = f
-            .get("weights")
-            .and_then(|v| cx.string(&v, "`weights`", "weights = \"pt_inception-2015-12-05.pth\""));
+        let weights = f.get("weights").and_then(|v| {
+            let role = "the Inception v3 weights file".to_string();
+            cx.path(
+                &v,
+                "`weights`",
+                "weights = \"pt_inception-2015-12-05.pth\"",
+                role,
+                false,
+            )
+        });
         let seed = f
             .get("seed")
             .and_then(|v| cx.natural(&v, "`seed`", "seed = 0"));

@@ -533,7 +533,14 @@ fn content_loss(cx: &mut Cx, value: &Value) -> Option<ContentLoss> {
                 );
                 return None;
             };
-            let weights = cx.string(weights, "the VGG19 weights", "\"weights/vgg19.pth\"")?;
+            let role = "the VGG19 weights file".to_string();
+            let weights = cx.path(
+                weights,
+                "the VGG19 weights",
+                "\"weights/vgg19.pth\"",
+                role,
+                false,
+            )?;
             let layer = match &a[1] {
                 Some(v) => cx.string(v, "the VGG19 layer", "\"relu5_4\"")?,
                 None => "relu5_4".to_string(),

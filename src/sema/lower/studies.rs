@@ -23,7 +23,16 @@ pub fn user_study(cx: &mut Cx, d: &Declaration) -> Option<UserStudy> {
         .unwrap_or_else(|| d.name.text.clone());
     let ratings = f
         .required(cx, "ratings", "ratings = \"studies/monet.csv\"")
-        .and_then(|v| cx.string(&v, "`ratings`", "ratings = \"studies/monet.csv\""));
+        .and_then(|v| {
+            let role = "the ratings file".to_string();
+            cx.path(
+                &v,
+                "`ratings`",
+                "ratings = \"studies/monet.csv\"",
+                role,
+                false,
+            )
+        });
     let value_column = f
         .get("value")
         .and_then(|v| cx.string(&v, "`value` (the rating column)", "value = \"score\""))

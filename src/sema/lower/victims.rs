@@ -65,7 +65,14 @@ fn model(
             }
             f.get(name);
         }
-        let path = cx.string(&w, "`weights`", "weights = \"victims/monet.safetensors\"")?;
+        let role = "the victim's weights file".to_string();
+        let path = cx.path(
+            &w,
+            "`weights`",
+            "weights = \"victims/monet.safetensors\"",
+            role,
+            false,
+        )?;
         return Some((task, scale, VictimModel::Weights { architecture, path }));
     }
     let data = match task {

@@ -1,0 +1,104 @@
+//! What the data a job reads looks like, for its key: a synthetic dataset is its declaration;
+//! a folder is the list of its files with their sizes and modification times (reading every
+//! image of a large dataset at each plan would take minutes; a file that is replaced or
+//! touched counts as changed); a weights file is the SHA-256 of its bytes.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::PlanError;
+use crate::sema::program::{DataRef, DatasetSource, Program};
+use crate::sema::PathUse;
+
+/// A dataset (part) as it determines a job's output; its name and label are left out.
+pub fn dataset(program: &Program, data: &DataRef, base: &Path) -> Result<Value, PlanError> {
+    let d = &program.datasets[&data.dataset];
+    let source = match &d.source {
+        DatasetSource::Synthetic { .. } => serde_json::to_value(&d.source).expect("serialises"),
+        DatasetSource::Folder {
+            path,
+            layout,
+            scale,
+        } => json!({
+            "type": "folder", "layout": layout, "scale": scale,
+            "files": listing(&base.join(path), &format!("the folder of dataset `{}`", data.dataset))?,
+        }),
+    };
+    Ok(json!({
+        "source": source, "part": data.part, "load_size": d.load_size,
+        "crop_size": d.crop_size, "limit": d.limit,
+    }))
+}
+
+/// SHA-256 over the relative paths, sizes and modification times of every file under `root`.
+fn listing(root: &Path, what: &str) -> Result<String, PlanError> {
+    let unreadable = |path: &Path, e: std::io::Error| PlanError::Unreadable {
+        what: what.to_string(),
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut files = vec![];
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| unreadable(&dir, e))? {
+            let entry = entry.map_err(|e| unreadable(&dir, e))?;
+            let path = entry.path();
+            let meta = entry.metadata().map_err(|e| unreadable(&path, e))?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy();
+            files.push(format!("{relative}\t{}\t{modified}", meta.len()));
+        }
+    }
+    files.sort();
+    Ok(hex(&Sha256::digest(files.join("\n").as_bytes())))
+}
+
+/// SHA-256 of a file's bytes.
+pub fn file(path: &Path, what: &str) -> Result<String, PlanError> {
+    let bytes = std::fs::read(path).map_err(|e| PlanError::Unreadable {
+        what: what.to_string(),
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file or folder the experiment names that is not there.
+#[derive(Debug, Clone)]
+pub struct MissingPath {
+    pub named: PathUse,
+    /// Where it was looked for.
+    pub looked_at: std::path::PathBuf,
+    /// A file where a folder was expected, or the other way round.
+    pub wrong_kind: bool,
+}
+
+/// The named paths that do not exist (relative ones are taken from `base`).
+pub fn check_paths(paths: &[PathUse], base: &Path) -> Vec<MissingPath> {
+    paths
+        .iter()
+        .filter_map(|p| {
+            let at = base.join(&p.path);
+            let ok = if p.folder { at.is_dir() } else { at.is_file() };
+            (!ok).then(|| MissingPath {
+                named: p.clone(),
+                wrong_kind: at.exists(),
+                looked_at: at,
+            })
+        })
+        .collect()
+}

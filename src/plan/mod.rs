@@ -1,0 +1,508 @@
+//! Stage 4: the checked program as a graph of content-addressed jobs.
+//!
+//! Every job's key is the SHA-256 of its [`Spec`]: the stage and its code version, the resolved
+//! configuration that determines the output, the keys of the jobs it consumes and, for jobs that
+//! compute with models, the backend. Names, labels, comments, prices and report settings are not
+//! in any spec, so renaming a dataset or reformatting a file reruns nothing, and two attacks on
+//! the same victim (in one experiment or two) share its training.
+
+mod explain;
+mod fingerprint;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+pub use explain::{explain, remember, Status};
+pub use fingerprint::{check_paths, MissingPath};
+
+use crate::engine::backend::Backend;
+use crate::run::cache::Key;
+use crate::sema::program::{
+    Cell, DataRef, Evaluation, GroundTruth, Program, VictimData, VictimModel,
+};
+
+/// Code versions of the stages: bump one when its computation changes, so that its cached
+/// results (and everything built on them) are computed again.
+pub mod versions {
+    pub const VICTIM: u32 = 1;
+    pub const QUERIES: u32 = 1;
+    pub const SURROGATE: u32 = 1;
+    pub const OUTPUTS: u32 = 1;
+    pub const EVALUATE: u32 = 1;
+}
+
+/// The job graph of one program, dependencies before dependents.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub experiment: String,
+    pub backend: Backend,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// A readable, unique name: `victim/monet`, `surrogate/steal_monet/50%-flip-seed1`.
+    pub id: String,
+    pub work: Work,
+    /// Indices of the jobs whose artefacts this one reads.
+    pub deps: Vec<usize>,
+    pub key: Key,
+    pub spec: Spec,
+}
+
+/// What determines a job's output; its hash is the job's key.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Spec {
+    pub stage: String,
+    pub version: u32,
+    pub config: Value,
+    /// Keys of the consumed jobs, by role.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// What a job computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Train a victim from its own data: `weights.safetensors`.
+    TrainVictim { victim: String },
+    /// Send an attack point's query images to the victim: `input-N.png`, `answer-N.png`.
+    Query { attack: String, point: usize },
+    /// Train the point's surrogate on the answers: `weights.safetensors`.
+    TrainSurrogate { attack: String, point: usize },
+    /// A model's outputs on a test set: `N.png`.
+    Outputs { model: Subject, data: DataRef },
+    /// An evaluation's metrics for one model: values in the entry's meta.
+    Evaluate { evaluation: String, model: Subject },
+}
+
+/// The model a job is about: the victim of an evaluation, or one attack point's surrogate.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subject {
+    Victim(String),
+    Surrogate { attack: String, point: usize },
+}
+
+impl Work {
+    /// The stage name used in `--only` patterns and listings.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Work::TrainVictim { .. } => "victim",
+            Work::Query { .. } => "queries",
+            Work::TrainSurrogate { .. } => "surrogate",
+            Work::Outputs { .. } => "outputs",
+            Work::Evaluate { .. } => "evaluate",
+        }
+    }
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read {what} `{path}`: {reason}")]
+    Unreadable {
+        what: String,
+        path: String,
+        reason: String,
+    },
+}
+
+/// A short, path-safe name of an attack point: `50%-flip-seed1`.
+pub fn point_label(program: &Program, attack: &str, point: usize) -> String {
+    let p = &program.attacks[attack].points[point];
+    let fraction = (p.fraction * 100.0 * 1e6).round() / 1e6;
+    format!("{fraction}%-{}-seed{}", p.augmentation, p.seed)
+}
+
+struct Builder<'a> {
+    program: &'a Program,
+    base: &'a Path,
+    backend: Backend,
+    jobs: Vec<Job>,
+    by_key: BTreeMap<Key, usize>,
+    data: BTreeMap<DataRef, Value>,
+}
+
+impl Builder<'_> {
+    /// Adds a job unless one with the same key is there already (shared work).
+    fn add(&mut self, id: String, work: Work, deps: Vec<usize>, spec: Spec) -> usize {
+        let key = Key::of(&spec);
+        if let Some(&i) = self.by_key.get(&key) {
+            return i;
+        }
+        self.jobs.push(Job {
+            id,
+            work,
+            deps,
+            key: key.clone(),
+            spec,
+        });
+        self.by_key.insert(key, self.jobs.len() - 1);
+        self.jobs.len() - 1
+    }
+
+    fn key(&self, job: usize) -> String {
+        self.jobs[job].key.0.clone()
+    }
+
+    fn data(&mut self, data: &DataRef) -> Result<Value, PlanError> {
+        if let Some(v) = self.data.get(data) {
+            return Ok(v.clone());
+        }
+        let v = fingerprint::dataset(self.program, data, self.base)?;
+        self.data.insert(data.clone(), v.clone());
+        Ok(v)
+    }
+
+    /// The victim as its answers depend on it: trained (its job, a dependency), the weights
+    /// file's contents, or the external program's address, and the defences on its answers.
+    fn victim(&mut self, name: &str) -> Result<(Value, Vec<usize>), PlanError> {
+        let victim = &self.program.victims[name];
+        let backend = self.backend.name();
+        let (model, deps) = match &victim.model {
+            VictimModel::Trained {
+                architecture,
+                data,
+                training,
+                seed,
+            } => {
+                let data = match data {
+                    VictimData::Unpaired { source, style } => {
+                        json!({"source": self.data(source)?, "style": self.data(style)?})
+                    }
+                    VictimData::Paired { pairs } => json!({"pairs": self.data(pairs)?}),
+                };
+                let spec = Spec {
+                    stage: "victim".into(),
+                    version: versions::VICTIM,
+                    config: json!({
+                        "architecture": architecture, "training": training, "seed": seed,
+                        "data": data, "backend": backend,
+                    }),
+                    inputs: BTreeMap::new(),
+                };
+                let job = self.add(
+                    format!("victim/{name}"),
+                    Work::TrainVictim {
+                        victim: name.to_string(),
+                    },
+                    vec![],
+                    spec,
+                );
+                // Its key goes in the consumer's inputs.
+                (json!({"trained": true, "backend": backend}), vec![job])
+            }
+            VictimModel::Weights { architecture, path } => {
+                let sha = fingerprint::file(&self.base.join(path), "victim weights")?;
+                (
+                    json!({"weights": sha, "architecture": architecture, "backend": backend}),
+                    vec![],
+                )
+            }
+            VictimModel::Command {
+                command,
+                image_size,
+                ..
+            } => (
+                json!({"command": command, "image_size": image_size}),
+                vec![],
+            ),
+            VictimModel::Http {
+                url, image_size, ..
+            } => (json!({"url": url, "image_size": image_size}), vec![]),
+        };
+        Ok((json!({"model": model, "defenses": victim.defenses}), deps))
+    }
+
+    fn query(&mut self, attack: &str, point: usize) -> Result<usize, PlanError> {
+        let a = &self.program.attacks[attack];
+        let (victim, deps) = self.victim(&a.victim)?;
+        let spec = Spec {
+            stage: "queries".into(),
+            version: versions::QUERIES,
+            config: json!({
+                "victim": victim,
+                "queries": self.data(&a.queries)?,
+                "point": a.points[point],
+                "max_queries": a.max_queries,
+            }),
+            inputs: inputs(&[("victim", &deps)], self),
+        };
+        Ok(self.add(
+            format!(
+                "queries/{attack}/{}",
+                point_label(self.program, attack, point)
+            ),
+            Work::Query {
+                attack: attack.to_string(),
+                point,
+            },
+            deps,
+            spec,
+        ))
+    }
+
+    fn surrogate(&mut self, attack: &str, point: usize) -> Result<usize, PlanError> {
+        let query = self.query(attack, point)?;
+        let a = &self.program.attacks[attack];
+        let spec = Spec {
+            stage: "surrogate".into(),
+            version: versions::SURROGATE,
+            config: json!({
+                "architecture": a.surrogate.architecture,
+                "training": a.surrogate.training,
+                "seed": a.points[point].seed,
+                "backend": self.backend.name(),
+            }),
+            inputs: BTreeMap::from([("queries".to_string(), self.key(query))]),
+        };
+        Ok(self.add(
+            format!(
+                "surrogate/{attack}/{}",
+                point_label(self.program, attack, point)
+            ),
+            Work::TrainSurrogate {
+                attack: attack.to_string(),
+                point,
+            },
+            vec![query],
+            spec,
+        ))
+    }
+
+    /// A model's outputs on a test set.
+    fn outputs(&mut self, model: &Subject, data: &DataRef) -> Result<usize, PlanError> {
+        let (config, deps, id) = match model {
+            Subject::Victim(name) => {
+                let (victim, deps) = self.victim(name)?;
+                (json!({"victim": victim}), deps, format!("victim/{name}"))
+            }
+            Subject::Surrogate { attack, point } => {
+                let job = self.surrogate(attack, *point)?;
+                (
+                    json!({"surrogate": true, "backend": self.backend.name()}),
+                    vec![job],
+                    format!("{attack}/{}", point_label(self.program, attack, *point)),
+                )
+            }
+        };
+        let mut config = config;
+        config["data"] = self.data(data)?;
+        let spec = Spec {
+            stage: "outputs".into(),
+            version: versions::OUTPUTS,
+            config,
+            inputs: inputs(&[("model", &deps)], self),
+        };
+        Ok(self.add(
+            format!("outputs/{id}/{}", data_name(data)),
+            Work::Outputs {
+                model: model.clone(),
+                data: data.clone(),
+            },
+            deps,
+            spec,
+        ))
+    }
+
+    /// One evaluation's metric values for a model: the victim's cell (A), or a surrogate's
+    /// cells (B, C) against the victim's outputs.
+    fn evaluate(&mut self, name: &str, model: Subject) -> Result<usize, PlanError> {
+        let e: &Evaluation = &self.program.evaluations[name];
+        let victim = match &model {
+            Subject::Victim(v) => v.clone(),
+            Subject::Surrogate { attack, .. } => self.program.attacks[attack].victim.clone(),
+        };
+        let cells: Vec<Cell> = e
+            .cells
+            .iter()
+            .copied()
+            .filter(|c| match model {
+                Subject::Victim(_) => *c == Cell::A,
+                Subject::Surrogate { .. } => matches!(c, Cell::B | Cell::C),
+            })
+            .filter(|c| !(c.needs_ground_truth() && e.ground_truth == GroundTruth::None))
+            .collect();
+        let mut deps = vec![];
+        let mut tests = vec![];
+        let mut roles = BTreeMap::new();
+        for (i, t) in test_sets(e).into_iter().enumerate() {
+            let own = self.outputs(&model, &t)?;
+            deps.push(own);
+            roles.insert(format!("outputs.{i}"), self.key(own));
+            if matches!(model, Subject::Surrogate { .. }) {
+                let v = self.outputs(&Subject::Victim(victim.clone()), &t)?;
+                deps.push(v);
+                roles.insert(format!("victim_outputs.{i}"), self.key(v));
+            }
+            tests.push(self.data(&t)?);
+        }
+        let ground_truth = match &e.ground_truth {
+            GroundTruth::StyleSet { data } => json!({"style_set": self.data(data)?}),
+            GroundTruth::HighResolution => json!("high_resolution"),
+            GroundTruth::None => Value::Null,
+        };
+        let spec = Spec {
+            stage: "evaluate".into(),
+            version: versions::EVALUATE,
+            config: json!({
+                "cells": cells, "metrics": e.metrics, "test_sets": tests,
+                "ground_truth": ground_truth,
+            }),
+            inputs: roles,
+        };
+        let id = match &model {
+            Subject::Victim(v) => format!("evaluate/{name}/victim/{v}"),
+            Subject::Surrogate { attack, point } => format!(
+                "evaluate/{name}/{attack}/{}",
+                point_label(self.program, attack, *point)
+            ),
+        };
+        Ok(self.add(
+            id,
+            Work::Evaluate {
+                evaluation: name.to_string(),
+                model,
+            },
+            deps,
+            spec,
+        ))
+    }
+}
+
+fn inputs(roles: &[(&str, &[usize])], b: &Builder) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (role, jobs) in roles {
+        for (i, &j) in jobs.iter().enumerate() {
+            let name = if jobs.len() == 1 {
+                role.to_string()
+            } else {
+                format!("{role}.{i}")
+            };
+            out.insert(name, b.key(j));
+        }
+    }
+    out
+}
+
+/// `dataset` or `dataset.part`.
+pub fn data_name(data: &DataRef) -> String {
+    match &data.part {
+        Some(p) => format!("{}.{p}", data.dataset),
+        None => data.dataset.clone(),
+    }
+}
+
+/// An evaluation's test sets: the victim's own, then the benchmarks.
+pub fn test_sets(e: &Evaluation) -> Vec<DataRef> {
+    let mut all = vec![e.victim_test.clone()];
+    for b in &e.benchmarks {
+        if !all.contains(b) {
+            all.push(b.clone());
+        }
+    }
+    all
+}
+
+/// Compiles a checked program (whose paths exist, see [`check_paths`]) into its job graph.
+/// Attacks that no evaluation measures still have their surrogates trained (and their
+/// queries accounted), victims that no attack uses are still trained; evaluations add the
+/// outputs and metrics.
+pub fn plan(program: &Program, base: &Path, backend: Backend) -> Result<Plan, PlanError> {
+    let mut b = Builder {
+        program,
+        base,
+        backend,
+        jobs: vec![],
+        by_key: BTreeMap::new(),
+        data: BTreeMap::new(),
+    };
+    for (name, e) in &program.evaluations {
+        let victims: std::collections::BTreeSet<&String> = e
+            .attacks
+            .iter()
+            .map(|a| &program.attacks[a].victim)
+            .collect();
+        let victim_cells = e.cells.contains(&Cell::A) && e.ground_truth != GroundTruth::None;
+        for v in victims.into_iter().filter(|_| victim_cells) {
+            b.evaluate(name, Subject::Victim(v.clone()))?;
+        }
+        for attack in &e.attacks {
+            for point in 0..program.attacks[attack].points.len() {
+                b.evaluate(
+                    name,
+                    Subject::Surrogate {
+                        attack: attack.clone(),
+                        point,
+                    },
+                )?;
+            }
+        }
+    }
+    for (attack, a) in &program.attacks {
+        for point in 0..a.points.len() {
+            b.surrogate(attack, point)?;
+        }
+    }
+    // Victims no attack uses are still trained: declaring one asks for it.
+    for name in program.victims.keys() {
+        b.victim(name)?;
+    }
+    Ok(Plan {
+        experiment: program.experiment.name.clone(),
+        backend,
+        jobs: b.jobs,
+    })
+}
+
+impl Plan {
+    /// The jobs whose id matches a `--only` pattern (`*` matches any run of characters; a
+    /// pattern without `*` matches the ids it begins).
+    pub fn select(&self, patterns: &[String]) -> Vec<bool> {
+        self.jobs
+            .iter()
+            .map(|job| patterns.iter().any(|p| glob(p, &job.id)))
+            .collect()
+    }
+}
+
+/// `*` matches any run of characters; a pattern without `*` matches ids that start with it.
+fn glob(pattern: &str, text: &str) -> bool {
+    if !pattern.contains('*') {
+        return text.starts_with(pattern);
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn patterns_match_ids_by_prefix_or_wildcard() {
+        assert!(glob("victim", "victim/monet"));
+        assert!(glob("*monet*", "surrogate/steal_monet/50%-none-seed1"));
+        assert!(glob("surrogate/*/100%*", "surrogate/steal/100%-flip-seed2"));
+        assert!(!glob("surrogate/*/100%*", "surrogate/steal/50%-flip-seed2"));
+        assert!(!glob("outputs", "victim/monet"));
+    }
+}

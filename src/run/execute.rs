@@ -1,0 +1,377 @@
+//! One job's computation: read the artefacts of the jobs it depends on, call the engine or the
+//! metrics, and hand back the files and metadata to store under its key.
+
+use std::path::Path;
+use std::time::Instant;
+
+use image::RgbImage;
+use serde_json::{json, Value};
+
+use crate::engine::jobs::{self, Context, JobError};
+use crate::engine::models::Generator;
+use crate::engine::query::Victim;
+use crate::engine::samples::png_bytes;
+use crate::engine::train::Observer;
+use crate::metrics::extractor::Extractor as FeatureSpace;
+use crate::metrics::features::FeatureMatrix;
+use crate::metrics::image::Image;
+use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
+use crate::metrics::{frechet, MetricError};
+use crate::plan::{test_sets, Job, Subject, Work};
+use crate::run::cache::Entry;
+use crate::sema::program::{Cell, DataRef, Extractor, GroundTruth, Metric, VictimModel};
+
+/// What a job leaves in the cache.
+pub struct Artefacts {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub meta: Value,
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Metric(#[from] MetricError),
+    #[error("{0}")]
+    Artefact(String),
+}
+
+impl Failure {
+    pub fn help(&self) -> String {
+        match self {
+            Failure::Job(e) => e.help().to_string(),
+            Failure::Metric(e) => e
+                .help()
+                .unwrap_or_else(|| "check the evaluation's test sets and metrics".into()),
+            Failure::Artefact(_) => {
+                "the cache entry was damaged while the run read it; run the same command again"
+                    .into()
+            }
+        }
+    }
+}
+
+/// Runs `job` with the entries of its dependencies (in `job.deps` order).
+pub fn run(
+    cx: &Context,
+    job: &Job,
+    deps: &[&Entry],
+    observer: &mut dyn Observer,
+) -> Result<Artefacts, Failure> {
+    let program = cx.program;
+    let start = Instant::now();
+    let mut artefacts = match &job.work {
+        Work::TrainVictim { victim } => {
+            let g = jobs::train_victim(cx, victim, observer)?;
+            weights(&g)?
+        }
+        Work::Query { attack, point } => {
+            let a = &program.attacks[attack];
+            let mut victim = open(
+                cx,
+                &a.victim,
+                deps.first().copied(),
+                a.price_usd_per_query,
+                a.max_queries,
+            )?;
+            let inputs = jobs::query_inputs(cx, a, &a.points[*point])?;
+            let answers = victim.query(&inputs).map_err(JobError::from)?;
+            let mut files = images("input", &inputs);
+            files.extend(images("answer", &answers));
+            Artefacts {
+                files,
+                meta: json!({"queries": victim.queries(), "victim": victim.describe()}),
+            }
+        }
+        Work::TrainSurrogate { attack, point } => {
+            let a = &program.attacks[attack];
+            let entry = deps[0];
+            let inputs = read_images(entry, "input")?;
+            let answers = read_images(entry, "answer")?;
+            let g = jobs::train_surrogate(cx, a, &a.points[*point], inputs, answers, observer)?;
+            weights(&g)?
+        }
+        Work::Outputs { model, data } => {
+            let inputs: Vec<RgbImage> = cx
+                .samples(data)
+                .map_err(JobError::from)?
+                .into_iter()
+                .map(|s| s.image)
+                .collect();
+            let outputs = match model {
+                Subject::Victim(name) => {
+                    // Evaluation queries are not the attacker's: no price, no budget.
+                    let mut victim = open(cx, name, deps.first().copied(), 0.0, None)?;
+                    victim.query(&inputs).map_err(JobError::from)?
+                }
+                Subject::Surrogate { attack, .. } => {
+                    let a = &program.attacks[attack];
+                    let g = Generator::load(
+                        &a.surrogate.architecture,
+                        &deps[0].file("weights.safetensors"),
+                        &cx.device,
+                    )
+                    .map_err(Failure::Artefact)?;
+                    g.translate(&inputs, &cx.device)
+                }
+            };
+            Artefacts {
+                files: images("output", &outputs),
+                meta: json!({"count": outputs.len()}),
+            }
+        }
+        Work::Evaluate { evaluation, model } => evaluate(cx, evaluation, model, job, deps)?,
+    };
+    if let Value::Object(m) = &mut artefacts.meta {
+        m.insert("seconds".into(), json!(start.elapsed().as_secs_f64()));
+    }
+    Ok(artefacts)
+}
+
+fn weights(g: &Generator) -> Result<Artefacts, Failure> {
+    let bytes = g.to_bytes().map_err(Failure::Artefact)?;
+    Ok(Artefacts {
+        files: vec![("weights.safetensors".into(), bytes)],
+        meta: json!({"parameters": g.parameters()}),
+    })
+}
+
+/// The victim behind its query interface; a trained victim's weights come from its job.
+fn open(
+    cx: &Context,
+    name: &str,
+    trained: Option<&Entry>,
+    price: f64,
+    max_queries: Option<u64>,
+) -> Result<Victim, Failure> {
+    let victim = &cx.program.victims[name];
+    if let Some(d) = victim.defenses.first() {
+        return Err(JobError::Unsupported(format!(
+            "victim `{name}`: the defence `{}` is declared, but this version of heist does not apply defences to answers yet",
+            d.name()
+        ))
+        .into());
+    }
+    let generator = match (&victim.model, trained) {
+        (VictimModel::Trained { architecture, .. }, Some(entry)) => Some(
+            Generator::load(architecture, &entry.file("weights.safetensors"), &cx.device)
+                .map_err(Failure::Artefact)?,
+        ),
+        _ => None,
+    };
+    Ok(jobs::open_victim(cx, name, generator, price, max_queries)?)
+}
+
+fn images(prefix: &str, images: &[RgbImage]) -> Vec<(String, Vec<u8>)> {
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, im)| (format!("{prefix}-{i:05}.png"), png_bytes(im)))
+        .collect()
+}
+
+/// The images `prefix-N.png` of an entry, in order.
+pub fn read_images(entry: &Entry, prefix: &str) -> Result<Vec<RgbImage>, Failure> {
+    entry
+        .files
+        .iter()
+        .filter(|f| f.starts_with(prefix) && f.ends_with(".png"))
+        .map(|f| {
+            image::open(entry.file(f))
+                .map(|i| i.to_rgb8())
+                .map_err(|e| Failure::Artefact(format!("{}: {e}", entry.file(f).display())))
+        })
+        .collect()
+}
+
+/// One metric value of an evaluation job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Measured {
+    pub cell: Cell,
+    /// Index into the evaluation's test sets ([`test_sets`]).
+    pub test: usize,
+    /// Index into the evaluation's metrics.
+    pub metric: usize,
+    pub value: f64,
+}
+
+fn evaluate(
+    cx: &Context,
+    name: &str,
+    model: &Subject,
+    job: &Job,
+    deps: &[&Entry],
+) -> Result<Artefacts, Failure> {
+    let e = &cx.program.evaluations[name];
+    let cells: Vec<Cell> =
+        serde_json::from_value(job.spec.config["cells"].clone()).expect("cells of the spec");
+    let tests = test_sets(e);
+    let surrogate = matches!(model, Subject::Surrogate { .. });
+    // deps: per test set, the model's outputs (and the victim's, for a surrogate).
+    let per_test = if surrogate { 2 } else { 1 };
+    let style = match &e.ground_truth {
+        GroundTruth::StyleSet { data } => Some(load_images(cx, data)?),
+        _ => None,
+    };
+    let mut measured = vec![];
+    // Features are computed once per image set and feature space, not once per metric.
+    let mut features = Features::default();
+    for (t, test) in tests.iter().enumerate() {
+        let own = to_images(&read_images(deps[t * per_test], "output")?);
+        let victim = if surrogate {
+            Some(to_images(&read_images(deps[t * per_test + 1], "output")?))
+        } else {
+            None
+        };
+        let high: Option<Vec<Image>> = match &e.ground_truth {
+            GroundTruth::HighResolution => Some(
+                cx.samples(test)
+                    .map_err(JobError::from)?
+                    .iter()
+                    .map(|s| Image::from_rgb(s.high.as_ref().expect("SR test sets have HR images")))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let ground_truth = style.as_ref().or(high.as_ref());
+        for &cell in &cells {
+            let compared = match cell {
+                Cell::B => victim.as_ref().map(|v| (v, Set::Victim(t))),
+                Cell::A | Cell::C if style.is_some() => style.as_ref().map(|s| (s, Set::Style)),
+                Cell::A | Cell::C => ground_truth.map(|g| (g, Set::High(t))),
+                _ => None,
+            };
+            let Some((compared, set)) = compared else {
+                continue;
+            };
+            for (m, metric) in e.metrics.iter().enumerate() {
+                let value = measure(
+                    cx,
+                    metric,
+                    (compared, set),
+                    (&own, Set::Own(t)),
+                    &mut features,
+                    Path::new(&job.id),
+                )?;
+                measured.push(Measured {
+                    cell,
+                    test: t,
+                    metric: m,
+                    value,
+                });
+            }
+        }
+    }
+    Ok(Artefacts {
+        files: vec![],
+        meta: json!({"values": measured}),
+    })
+}
+
+fn load_images(cx: &Context, data: &DataRef) -> Result<Vec<Image>, Failure> {
+    Ok(cx
+        .samples(data)
+        .map_err(JobError::from)?
+        .iter()
+        .map(|s| Image::from_rgb(&s.image))
+        .collect())
+}
+
+fn to_images(images: &[RgbImage]) -> Vec<Image> {
+    images.iter().map(Image::from_rgb).collect()
+}
+
+/// The feature space of FID/KID as the metrics module takes it; Inception's weights from the
+/// experiment or `HEIST_INCEPTION_WEIGHTS`.
+pub fn feature_space(cx: &Context, extractor: &Extractor) -> Result<FeatureSpace, String> {
+    match extractor {
+        Extractor::RandomConv { seed } => Ok(FeatureSpace::RandomConv { seed: *seed }),
+        Extractor::InceptionV3 { weights: Some(w) } => Ok(FeatureSpace::InceptionV3 {
+            weights: cx.base.join(w),
+        }),
+        Extractor::InceptionV3 { weights: None } => std::env::var_os("HEIST_INCEPTION_WEIGHTS")
+            .map(|w| FeatureSpace::InceptionV3 { weights: w.into() })
+            .ok_or_else(|| {
+                "FID needs pytorch-fid's Inception v3 weights: give `weights = \"...\"` in the metric or set HEIST_INCEPTION_WEIGHTS (heist downloads nothing), or use `extractor = random_conv`".to_string()
+            }),
+    }
+}
+
+/// An image set of an evaluation job, for reusing its features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Set {
+    Own(usize),
+    Victim(usize),
+    High(usize),
+    Style,
+}
+
+/// Features by image set and feature space (its JSON).
+type Features = std::collections::BTreeMap<(Set, String), FeatureMatrix>;
+
+/// `metric(reference, test)`: FID/KID between the two sets, or the mean of PSNR/SSIM over
+/// pairs of images.
+fn measure(
+    cx: &Context,
+    metric: &Metric,
+    (reference, reference_set): (&[Image], Set),
+    (test, test_set): (&[Image], Set),
+    features: &mut Features,
+    source: &Path,
+) -> Result<f64, Failure> {
+    match metric {
+        Metric::Fid { extractor } | Metric::Kid { extractor } => {
+            let space = feature_space(cx, extractor).map_err(JobError::Unsupported)?;
+            let name = serde_json::to_string(extractor).expect("serialises");
+            for (images, set) in [(reference, reference_set), (test, test_set)] {
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    features.entry((set, name.clone()))
+                {
+                    slot.insert(space.extract(images, source)?);
+                }
+            }
+            let a = &features[&(reference_set, name.clone())];
+            let b = &features[&(test_set, name)];
+            Ok(if matches!(metric, Metric::Fid { .. }) {
+                frechet::fid(a, b)?
+            } else {
+                frechet::kid(a, b)?
+            })
+        }
+        Metric::Ssim {
+            y_channel,
+            crop_border,
+        }
+        | Metric::Psnr {
+            y_channel,
+            crop_border,
+        } => {
+            let options = PixelOptions {
+                y_channel: *y_channel,
+                crop_border: *crop_border as usize,
+            };
+            if reference.len() != test.len() {
+                return Err(Failure::Artefact(format!(
+                    "{} reference images but {} outputs to compare pairwise",
+                    reference.len(),
+                    test.len()
+                )));
+            }
+            let values: Vec<f64> = reference
+                .iter()
+                .zip(test)
+                .map(|(r, t)| {
+                    let (r, t) = (prepare(r, options), prepare(t, options));
+                    if matches!(metric, Metric::Psnr { .. }) {
+                        psnr(&r, &t)
+                    } else {
+                        ssim(&r, &t)
+                    }
+                })
+                .collect();
+            Ok(values.iter().sum::<f64>() / values.len().max(1) as f64)
+        }
+    }
+}
