@@ -3,7 +3,7 @@
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
-    let wanted = ["burn", "faer", "image", "pest", "polars", "statrs"];
+    let wanted = ["burn", "faer", "image", "parquet", "pest", "statrs"];
     let mut found = vec![];
     let mut name = None;
     for line in lock.lines() {

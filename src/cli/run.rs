@@ -407,6 +407,8 @@ fn write_run_directory(
 ) -> std::io::Result<()> {
     use crate::fsutil::write_atomic;
     write_atomic(&out.join("results.csv"), &results::csv(rows))?;
+    let parquet = run::parquet::parquet(rows).map_err(std::io::Error::other)?;
+    write_atomic(&out.join("results.parquet"), &parquet)?;
     let samples = write_samples(cx, plan, executed, out)?;
     let m = manifest::Manifest {
         heist: env!("CARGO_PKG_VERSION").into(),

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod execute;
 pub mod manifest;
+pub mod parquet;
 pub mod results;
 
 use std::collections::VecDeque;

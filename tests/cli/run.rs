@@ -70,6 +70,21 @@ fn a_run_measures_all_three_settings_reruns_from_the_cache_and_resumes_after_kil
     // 8 monet points x 2 test sets x 2 cells x 2 metrics, 2 anime points x 2 cells, 2 SR
     // points x 2 cells x 2 metrics, victims' (A) rows 4 + 1 + 2, and 2 cost rows per point.
     assert_eq!(results.lines().count() - 1, 64 + 4 + 8 + 7 + 2 * 12);
+    // The same table as Parquet, for dataframe tools.
+    {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let file = std::fs::File::open(first.join("results.parquet")).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        let meta = reader.metadata().file_metadata();
+        assert_eq!(meta.num_rows() as usize, results.lines().count() - 1);
+        let columns: Vec<&str> = meta
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(columns.join(","), results.lines().next().unwrap());
+    }
     let manifest = read(&first.join("manifest.yaml"));
     for key in [
         "backend: flex",
