@@ -111,7 +111,38 @@ pub(super) fn load_for_run(
         );
         return Err(EXIT_INVALID);
     }
+    if let Some(problem) = inception_weights_problem(&program) {
+        eprintln!("error: {problem}\nhelp: give `weights = \"pt_inception-2015-12-05-6726825d.pth\"` in the metric, or set HEIST_INCEPTION_WEIGHTS (heist downloads nothing), or use `extractor = random_conv`; nothing was run");
+        return Err(EXIT_INVALID);
+    }
     Ok(program)
+}
+
+/// FID/KID on Inception v3 without weights in the experiment need `HEIST_INCEPTION_WEIGHTS`
+/// to name an existing file: checked before a run rather than when the first evaluation runs.
+fn inception_weights_problem(program: &Program) -> Option<String> {
+    use crate::sema::program::{Extractor, Metric};
+    let (name, metric) = program.evaluations.iter().find_map(|(name, e)| {
+        e.metrics.iter().find_map(|m| match m {
+            Metric::Fid {
+                extractor: Extractor::InceptionV3 { weights: None },
+            }
+            | Metric::Kid {
+                extractor: Extractor::InceptionV3 { weights: None },
+            } => Some((name, m.name())),
+            _ => None,
+        })
+    })?;
+    match std::env::var_os("HEIST_INCEPTION_WEIGHTS") {
+        None => Some(format!(
+            "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given"
+        )),
+        Some(path) if !Path::new(&path).is_file() => Some(format!(
+            "evaluation `{name}` measures {metric} on Inception v3 with HEIST_INCEPTION_WEIGHTS={}, which does not exist",
+            Path::new(&path).display()
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.

@@ -92,6 +92,15 @@ fn yaml_and_json_describe_the_same_program() {
 #[test]
 fn the_readme_shows_the_commands_that_work() {
     let readme = std::fs::read_to_string(project_root().join("README.md")).expect("README.md");
-    assert!(readme.contains("heist check experiments/quickstart.exp"));
-    assert!(readme.contains("cargo test --release"));
+    // The first command runs the quickstart; the second runs the tests.
+    let commands: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|block| block.lines().next())
+        .collect();
+    assert!(
+        commands[0].contains("heist run experiments/quickstart.exp"),
+        "{commands:?}"
+    );
+    assert_eq!(commands[1], "cargo test --release --locked");
 }

@@ -277,6 +277,28 @@ fn a_missing_dataset_folder_is_found_before_anything_runs() {
 }
 
 #[test]
+fn fid_without_inception_weights_is_refused_before_anything_runs() {
+    let smoke = read(&project_root().join(SMOKE));
+    let scratch = Scratch::new(&[(
+        "inception.exp",
+        &smoke.replace(
+            "metrics = [fid { extractor = random_conv }]",
+            "metrics = [fid { extractor = inception_v3 }]",
+        ),
+    )]);
+    let file = scratch.path("inception.exp");
+    Heist::new()
+        .args(["run", file.to_str().unwrap(), "--cache", scratch.path("cache").to_str().unwrap()])
+        .args(["--out", scratch.path("run").to_str().unwrap()])
+        .env("HEIST_INCEPTION_WEIGHTS", scratch.path("absent.pth").to_str().unwrap())
+        .run()
+        .status(1)
+        .stderr_has("evaluation `selfie_to_anime` measures fid on Inception v3 with HEIST_INCEPTION_WEIGHTS=")
+        .stderr_has("nothing was run");
+    assert!(!scratch.path("run").exists());
+}
+
+#[test]
 fn a_failing_job_names_itself_and_the_others_finish() {
     let tiny = read(&project_root().join(TINY));
     let scratch = Scratch::new(&[(
