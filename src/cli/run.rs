@@ -53,40 +53,6 @@ fn make_plan(file: &Path, program: &Program, backend: Backend) -> Result<Plan, E
     })
 }
 
-/// Which jobs a run would compute: needed by a target and not cached (see `run::execute`).
-fn would_run(plan: &Plan, cached: &[bool], only: &[String]) -> Vec<bool> {
-    let n = plan.jobs.len();
-    let mut has_dependents = vec![false; n];
-    for job in &plan.jobs {
-        for &d in &job.deps {
-            has_dependents[d] = true;
-        }
-    }
-    let mut needed: Vec<bool> = if only.is_empty() {
-        (0..n)
-            .map(|i| {
-                !has_dependents[i]
-                    || !matches!(
-                        plan.jobs[i].work,
-                        Work::TrainVictim { .. } | Work::TrainSurrogate { .. }
-                    )
-            })
-            .collect()
-    } else {
-        plan.select(only)
-    };
-    let mut runs = vec![false; n];
-    for i in (0..n).rev() {
-        if needed[i] && !cached[i] {
-            runs[i] = true;
-            for &d in &plan.jobs[i].deps {
-                needed[d] = true;
-            }
-        }
-    }
-    runs
-}
-
 /// `heist plan FILE [--json]`
 pub(super) fn plan_command(
     file: &Path,
@@ -102,7 +68,7 @@ pub(super) fn plan_command(
     };
     let statuses = plan::explain(&plan, &cache);
     let cached: Vec<bool> = statuses.iter().map(|s| *s == Status::Cached).collect();
-    let runs = would_run(&plan, &cached, only);
+    let runs = run::would_run(&plan, only, |i| cached[i]);
     let to_run = runs.iter().filter(|&&r| r).count();
     let n_cached = cached.iter().filter(|&&c| c).count();
     let mut out = String::new();
@@ -508,21 +474,26 @@ fn write_samples(
     Ok(written)
 }
 
+/// The cache's entries, or the error reported.
+fn stored(cache: &Cache) -> Result<Vec<crate::run::cache::Stored>, ExitCode> {
+    cache.entries().map_err(|e| {
+        eprintln!(
+            "error: cannot read the cache at {}: {e}",
+            cache.root().display()
+        );
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
 /// `heist cache status`
 pub(super) fn cache_status(dir: Option<&Path>) -> ExitCode {
     let cache = match open_cache(dir) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let entries = match cache.entries() {
+    let entries = match stored(&cache) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!(
-                "error: cannot read the cache at {}: {e}",
-                cache.root().display()
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let mut by_stage: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
     for e in &entries {
@@ -560,15 +531,9 @@ pub(super) fn cache_gc(
     } else {
         cache.clean_tmp().unwrap_or(0)
     };
-    let entries = match cache.entries() {
+    let entries = match stored(&cache) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!(
-                "error: cannot read the cache at {}: {e}",
-                cache.root().display()
-            );
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let (mut n, mut freed) = (0, 0);
     for e in entries {

@@ -75,6 +75,45 @@ impl Executed {
     }
 }
 
+/// Which jobs a run computes: those a target needs whose entries are not `cached` (asked
+/// once per needed job, dependents before their dependencies). The targets are every
+/// evaluation, query set and output, and every job nothing depends on; or, with `--only`
+/// patterns, the matching jobs.
+pub fn would_run(plan: &Plan, only: &[String], mut cached: impl FnMut(usize) -> bool) -> Vec<bool> {
+    let n = plan.jobs.len();
+    let mut has_dependents = vec![false; n];
+    for job in &plan.jobs {
+        for &d in &job.deps {
+            has_dependents[d] = true;
+        }
+    }
+    let mut needed: Vec<bool> = if only.is_empty() {
+        (0..n)
+            .map(|i| {
+                !has_dependents[i]
+                    || !matches!(
+                        plan.jobs[i].work,
+                        Work::TrainVictim { .. } | Work::TrainSurrogate { .. }
+                    )
+            })
+            .collect()
+    } else {
+        plan.select(only)
+    };
+    let mut runs = vec![false; n];
+    // Dependents come after their dependencies, so walking backwards settles what a job's
+    // dependents need from it before the job itself is looked at.
+    for i in (0..n).rev() {
+        if needed[i] && !cached(i) {
+            runs[i] = true;
+            for &d in &plan.jobs[i].deps {
+                needed[d] = true;
+            }
+        }
+    }
+    runs
+}
+
 struct State {
     ready: VecDeque<usize>,
     running: usize,
@@ -101,44 +140,34 @@ pub fn execute(
             dependents[d].push(i);
         }
     }
-    let mut needed: Vec<bool> = if options.only.is_empty() {
-        (0..n)
-            .map(|i| {
-                dependents[i].is_empty()
-                    || !matches!(
-                        plan.jobs[i].work,
-                        Work::TrainVictim { .. } | Work::TrainSurrogate { .. }
-                    )
-            })
-            .collect()
-    } else {
-        plan.select(&options.only)
-    };
     let mut entries: Vec<Option<Entry>> = vec![None; n];
-    let mut runs = vec![false; n];
-    // Dependents come after their dependencies, so walking backwards settles what a job's
-    // dependents need from it before the job itself is looked at.
-    for i in (0..n).rev() {
-        if !needed[i] {
-            continue;
+    let mut failure = None;
+    let runs = would_run(plan, &options.only, |i| {
+        if failure.is_some() {
+            return false;
         }
         let job = &plan.jobs[i];
-        match cache.get(&job.key)? {
-            Lookup::Hit(e) => {
-                remember(cache, &plan.experiment, &job.id, &job.spec)?;
+        match cache.get(&job.key) {
+            Ok(Lookup::Hit(e)) => {
+                if let Err(e) = remember(cache, &plan.experiment, &job.id, &job.spec) {
+                    failure = Some(e);
+                }
                 entries[i] = Some(e);
+                true
             }
-            Lookup::Miss => runs[i] = true,
-            Lookup::Corrupt { why } => {
+            Ok(Lookup::Miss) => false,
+            Ok(Lookup::Corrupt { why }) => {
                 reporter.corrupt(job, &why);
-                runs[i] = true;
+                false
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
             }
         }
-        if runs[i] {
-            for &d in &job.deps {
-                needed[d] = true;
-            }
-        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
     let outcomes: Vec<Outcome> = (0..n)
         .map(|i| {
