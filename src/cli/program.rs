@@ -77,11 +77,16 @@ pub(super) fn load_for_run(
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
-    let paths = checked.paths.clone();
-    let sources = checked.sources.clone();
-    let Some(program) = render_checked(file, checked, color) else {
+    if !render_checked(file, &checked, color) {
         return Err(EXIT_INVALID);
-    };
+    }
+    let Checked {
+        sources,
+        program,
+        paths,
+        ..
+    } = checked;
+    let program = program.expect("a program without errors");
     let base = crate::engine::jobs::base_of(file);
     let missing: Vec<diagnostics::Diagnostic> = crate::plan::check_paths(&paths, &base)
         .into_iter()
@@ -111,38 +116,40 @@ pub(super) fn load_for_run(
         );
         return Err(EXIT_INVALID);
     }
-    if let Some(problem) = inception_weights_problem(&program) {
-        eprintln!("error: {problem}\nhelp: give `weights = \"pt_inception-2015-12-05-6726825d.pth\"` in the metric, or set HEIST_INCEPTION_WEIGHTS (heist downloads nothing), or use `extractor = random_conv`; nothing was run");
+    if let Some(problem) = inception_weights_problem(&program, &base) {
+        eprintln!("error: {problem}; nothing was run");
         return Err(EXIT_INVALID);
     }
     Ok(program)
 }
 
-/// FID/KID on Inception v3 without weights in the experiment need `HEIST_INCEPTION_WEIGHTS`
-/// to name an existing file: checked before a run rather than when the first evaluation runs.
-fn inception_weights_problem(program: &Program) -> Option<String> {
+/// FID/KID on Inception v3 without weights in the experiment take them from
+/// `HEIST_INCEPTION_WEIGHTS`, which must name an existing file: checked before a run rather
+/// than when the first evaluation runs.
+fn inception_weights_problem(program: &Program, base: &Path) -> Option<String> {
+    use crate::metrics::extractor::Extractor as FeatureSpace;
     use crate::sema::program::{Extractor, Metric};
-    let (name, metric) = program.evaluations.iter().find_map(|(name, e)| {
-        e.metrics.iter().find_map(|m| match m {
-            Metric::Fid {
-                extractor: Extractor::InceptionV3 { weights: None },
+    program.evaluations.iter().find_map(|(name, e)| {
+        e.metrics.iter().find_map(|m| {
+            let (Metric::Fid { extractor } | Metric::Kid { extractor }) = m else {
+                return None;
+            };
+            if !matches!(extractor, Extractor::InceptionV3 { weights: None }) {
+                return None;
             }
-            | Metric::Kid {
-                extractor: Extractor::InceptionV3 { weights: None },
-            } => Some((name, m.name())),
-            _ => None,
+            let metric = m.name();
+            match crate::run::execute::feature_space(base, extractor) {
+                Err(help) => Some(format!(
+                    "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given\nhelp: {help}"
+                )),
+                Ok(FeatureSpace::InceptionV3 { weights }) if !weights.is_file() => Some(format!(
+                    "evaluation `{name}` measures {metric} on Inception v3 with HEIST_INCEPTION_WEIGHTS={}, which does not exist\nhelp: point it at pytorch-fid's weights (heist downloads nothing), or use `extractor = random_conv`",
+                    weights.display()
+                )),
+                Ok(_) => None,
+            }
         })
-    })?;
-    match std::env::var_os("HEIST_INCEPTION_WEIGHTS") {
-        None => Some(format!(
-            "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given"
-        )),
-        Some(path) if !Path::new(&path).is_file() => Some(format!(
-            "evaluation `{name}` measures {metric} on Inception v3 with HEIST_INCEPTION_WEIGHTS={}, which does not exist",
-            Path::new(&path).display()
-        )),
-        Some(_) => None,
-    }
+    })
 }
 
 /// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.
@@ -151,11 +158,12 @@ fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Pr
         eprintln!("error: {e}");
         EXIT_USAGE
     })?;
-    Ok(render_checked(file, checked, color))
+    render_checked(file, &checked, color);
+    Ok(checked.program)
 }
 
-/// Renders a checked file's diagnostics; its program when it has no errors.
-fn render_checked(file: &Path, checked: Checked, color: bool) -> Option<Program> {
+/// Renders a checked file's diagnostics; whether it has a program (no errors).
+fn render_checked(file: &Path, checked: &Checked, color: bool) -> bool {
     let Checked {
         sources,
         diagnostics,
@@ -164,7 +172,7 @@ fn render_checked(file: &Path, checked: Checked, color: bool) -> Option<Program>
     } = checked;
     let all = diagnostics.iter().cloned().collect::<Vec<_>>();
     if !all.is_empty() {
-        eprint!("{}", diagnostics::render(&all, &sources, color));
+        eprint!("{}", diagnostics::render(&all, sources, color));
     }
     if program.is_none() {
         let n = diagnostics.error_count();
@@ -174,7 +182,7 @@ fn render_checked(file: &Path, checked: Checked, color: bool) -> Option<Program>
             if n == 1 { "" } else { "s" }
         );
     }
-    program
+    program.is_some()
 }
 
 /// "3 datasets, 1 victim, 2 attacks (20 surrogates), ..."

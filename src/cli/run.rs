@@ -68,7 +68,9 @@ pub(super) fn plan_command(
     };
     let statuses = plan::explain(&plan, &cache);
     let cached: Vec<bool> = statuses.iter().map(|s| *s == Status::Cached).collect();
-    let runs = run::would_run(&plan, only, |i| cached[i]);
+    let Ok(runs) = run::would_run(&plan, only, |i| {
+        Ok::<_, std::convert::Infallible>(cached[i])
+    });
     let to_run = runs.iter().filter(|&&r| r).count();
     let n_cached = cached.iter().filter(|&&c| c).count();
     let mut out = String::new();
@@ -307,14 +309,14 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
     progress.overall.finish_and_clear();
     let _ = std::fs::remove_dir_all(&cx.scratch);
     let rows = results::rows(r.program, &plan, &executed);
+    let summary = summarise(&plan, &executed, &rows, clock);
     let written = write_run_directory(
-        &r, &cx, &plan, &executed, &rows, &out, started, clock, &progress,
+        &r, &cx, &plan, &executed, &rows, &summary, &out, started, &progress,
     );
     if let Err(e) = written {
         eprintln!("error: cannot write the run directory {}: {e}\nhelp: check its disk space and permissions", out.display());
         return ExitCode::from(EXIT_INVALID);
     }
-    let summary = summarise(&plan, &executed, &rows, clock);
     let line =
         format!(
         "{} jobs: {} ran, {} cached, {} failed, {} skipped in {:.1} s; {} victim queries (${:.2})",
@@ -366,9 +368,9 @@ fn write_run_directory(
     plan: &Plan,
     executed: &Executed,
     rows: &[results::Row],
+    summary: &manifest::Summary,
     out: &Path,
     started: SystemTime,
-    clock: Instant,
     progress: &Progress,
 ) -> std::io::Result<()> {
     use crate::fsutil::write_atomic;
@@ -394,7 +396,7 @@ fn write_run_directory(
         git: manifest::git(&cx.base),
         seeds: manifest::seeds(r.program),
         conventions: manifest::conventions(r.program),
-        summary: summarise(plan, executed, rows, clock),
+        summary: summary.clone(),
         samples,
         jobs: manifest::jobs(plan, executed),
         program: r.program.clone(),

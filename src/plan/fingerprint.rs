@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::PlanError;
+use crate::run::cache::sha256_hex;
 use crate::sema::program::{DataRef, DatasetSource, Program};
 use crate::sema::PathUse;
 
@@ -60,7 +60,7 @@ fn listing(root: &Path, what: &str) -> Result<String, PlanError> {
         }
     }
     files.sort();
-    Ok(hex(&Sha256::digest(files.join("\n").as_bytes())))
+    Ok(sha256_hex(files.join("\n").as_bytes()))
 }
 
 /// SHA-256 of a file's bytes.
@@ -70,11 +70,7 @@ pub fn file(path: &Path, what: &str) -> Result<String, PlanError> {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    Ok(hex(&Sha256::digest(&bytes)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(sha256_hex(&bytes))
 }
 
 /// A file or folder the experiment names that is not there.

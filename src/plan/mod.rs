@@ -74,8 +74,13 @@ pub enum Work {
     TrainSurrogate { attack: String, point: usize },
     /// A model's outputs on a test set: `N.png`.
     Outputs { model: Subject, data: DataRef },
-    /// An evaluation's metrics for one model: values in the entry's meta.
-    Evaluate { evaluation: String, model: Subject },
+    /// An evaluation's metrics for one model (its cells: A for the victim, B and C for a
+    /// surrogate, those with ground truth): values in the entry's meta.
+    Evaluate {
+        evaluation: String,
+        model: Subject,
+        cells: Vec<Cell>,
+    },
 }
 
 /// The model a job is about: the victim of an evaluation, or one attack point's surrogate.
@@ -123,6 +128,7 @@ struct Builder<'a> {
     jobs: Vec<Job>,
     by_key: BTreeMap<Key, usize>,
     data: BTreeMap<DataRef, Value>,
+    victims: BTreeMap<String, (Value, Vec<usize>)>,
 }
 
 impl Builder<'_> {
@@ -159,6 +165,16 @@ impl Builder<'_> {
     /// The victim as its answers depend on it: trained (its job, a dependency), the weights
     /// file's contents, or the external program's address, and the defences on its answers.
     fn victim(&mut self, name: &str) -> Result<(Value, Vec<usize>), PlanError> {
+        if let Some(v) = self.victims.get(name) {
+            return Ok(v.clone());
+        }
+        let v = self.describe_victim(name)?;
+        self.victims.insert(name.to_string(), v.clone());
+        Ok(v)
+    }
+
+    /// [`Builder::victim`], computed (a weights file is read and hashed here, once).
+    fn describe_victim(&mut self, name: &str) -> Result<(Value, Vec<usize>), PlanError> {
         let victim = &self.program.victims[name];
         let backend = self.backend.name();
         let (model, deps) = match &victim.model {
@@ -365,6 +381,7 @@ impl Builder<'_> {
             Work::Evaluate {
                 evaluation: name.to_string(),
                 model,
+                cells,
             },
             deps,
             spec,
@@ -418,6 +435,7 @@ pub fn plan(program: &Program, base: &Path, backend: Backend) -> Result<Plan, Pl
         jobs: vec![],
         by_key: BTreeMap::new(),
         data: BTreeMap::new(),
+        victims: BTreeMap::new(),
     };
     for (name, e) in &program.evaluations {
         let victims: std::collections::BTreeSet<&String> = e

@@ -21,12 +21,17 @@ impl Key {
     /// `BTreeMap`s, which is what the program uses).
     pub fn of<T: Serialize>(value: &T) -> Key {
         let json = serde_json::to_vec(value).expect("job descriptions serialise");
-        Key(hex(&Sha256::digest(&json)))
+        Key(sha256_hex(&json))
     }
 
     fn short(&self) -> &str {
         &self.0[..self.0.len().min(16)]
     }
+}
+
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -127,7 +132,7 @@ impl Cache {
                 let mut problem = None;
                 for (name, sum) in &m.files {
                     match fs::read(dir.join(name)) {
-                        Ok(bytes) if hex(&Sha256::digest(&bytes)) == *sum => {}
+                        Ok(bytes) if sha256_hex(&bytes) == *sum => {}
                         Ok(_) => problem = Some(format!("`{name}` does not match its checksum")),
                         Err(_) => problem = Some(format!("`{name}` is missing")),
                     }
@@ -152,14 +157,7 @@ impl Cache {
                 }
             }
         };
-        // Move it aside first so that a concurrent reader never sees it half removed.
-        let trash =
-            self.root
-                .join("tmp")
-                .join(format!("corrupt-{}-{}", key.short(), std::process::id()));
-        if fs::rename(&dir, &trash).is_ok() {
-            let _ = fs::remove_dir_all(&trash);
-        }
+        let _ = self.remove(key);
         Ok(Lookup::Corrupt { why })
     }
 
@@ -189,7 +187,7 @@ impl Cache {
                     ));
                 }
                 write_synced(&tmp.join(name), bytes)?;
-                sums.insert(name.to_string(), hex(&Sha256::digest(bytes)));
+                sums.insert(name.to_string(), sha256_hex(bytes));
             }
             let manifest = Manifest {
                 key: key.clone(),
@@ -240,10 +238,7 @@ impl Cache {
         for entry in fs::read_dir(self.root.join("tmp"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let rest = name
-                .strip_prefix("corrupt-")
-                .or_else(|| name.strip_prefix("gc-"))
-                .unwrap_or(&name);
+            let rest = name.strip_prefix("removed-").unwrap_or(&name);
             let pid = rest.split('-').nth(1).and_then(|p| p.parse::<u32>().ok());
             let alive = match pid {
                 Some(p) if Path::new("/proc/self").exists() => {
@@ -306,7 +301,7 @@ impl Cache {
     /// Removes an entry (moved aside first, so that no reader sees half of it).
     pub fn remove(&self, key: &Key) -> io::Result<()> {
         let trash = self.root.join("tmp").join(format!(
-            "gc-{}-{}-{}",
+            "removed-{}-{}-{}",
             key.short(),
             std::process::id(),
             unique()

@@ -122,7 +122,11 @@ pub fn run(
                 meta: json!({"count": outputs.len()}),
             }
         }
-        Work::Evaluate { evaluation, model } => evaluate(cx, evaluation, model, job, deps)?,
+        Work::Evaluate {
+            evaluation,
+            model,
+            cells,
+        } => evaluate(cx, evaluation, model, cells, job, deps)?,
     };
     if let Value::Object(m) = &mut artefacts.meta {
         m.insert("seconds".into(), json!(start.elapsed().as_secs_f64()));
@@ -201,12 +205,11 @@ fn evaluate(
     cx: &Context,
     name: &str,
     model: &Subject,
+    cells: &[Cell],
     job: &Job,
     deps: &[&Entry],
 ) -> Result<Artefacts, Failure> {
     let e = &cx.program.evaluations[name];
-    let cells: Vec<Cell> =
-        serde_json::from_value(job.spec.config["cells"].clone()).expect("cells of the spec");
     let tests = test_sets(e);
     let surrogate = matches!(model, Subject::Surrogate { .. });
     // deps: per test set, the model's outputs (and the victim's, for a surrogate).
@@ -236,7 +239,7 @@ fn evaluate(
             _ => None,
         };
         let ground_truth = style.as_ref().or(high.as_ref());
-        for &cell in &cells {
+        for &cell in cells {
             let compared = match cell {
                 Cell::B => victim.as_ref().map(|v| (v, Set::Victim(t))),
                 Cell::A | Cell::C if style.is_some() => style.as_ref().map(|s| (s, Set::Style)),
@@ -285,11 +288,11 @@ fn to_images(images: &[RgbImage]) -> Vec<Image> {
 
 /// The feature space of FID/KID as the metrics module takes it; Inception's weights from the
 /// experiment or `HEIST_INCEPTION_WEIGHTS`.
-pub fn feature_space(cx: &Context, extractor: &Extractor) -> Result<FeatureSpace, String> {
+pub fn feature_space(base: &Path, extractor: &Extractor) -> Result<FeatureSpace, String> {
     match extractor {
         Extractor::RandomConv { seed } => Ok(FeatureSpace::RandomConv { seed: *seed }),
         Extractor::InceptionV3 { weights: Some(w) } => Ok(FeatureSpace::InceptionV3 {
-            weights: cx.base.join(w),
+            weights: base.join(w),
         }),
         Extractor::InceptionV3 { weights: None } => std::env::var_os("HEIST_INCEPTION_WEIGHTS")
             .map(|w| FeatureSpace::InceptionV3 { weights: w.into() })
@@ -323,7 +326,7 @@ fn measure(
 ) -> Result<f64, Failure> {
     match metric {
         Metric::Fid { extractor } | Metric::Kid { extractor } => {
-            let space = feature_space(cx, extractor).map_err(JobError::Unsupported)?;
+            let space = feature_space(&cx.base, extractor).map_err(JobError::Unsupported)?;
             let name = serde_json::to_string(extractor).expect("serialises");
             for (images, set) in [(reference, reference_set), (test, test_set)] {
                 if let std::collections::btree_map::Entry::Vacant(slot) =

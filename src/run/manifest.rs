@@ -52,7 +52,7 @@ pub struct Seeds {
     pub attacks: BTreeMap<String, Vec<u64>>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub jobs: usize,
     pub ran: usize,

@@ -79,7 +79,11 @@ impl Executed {
 /// once per needed job, dependents before their dependencies). The targets are every
 /// evaluation, query set and output, and every job nothing depends on; or, with `--only`
 /// patterns, the matching jobs.
-pub fn would_run(plan: &Plan, only: &[String], mut cached: impl FnMut(usize) -> bool) -> Vec<bool> {
+pub fn would_run<E>(
+    plan: &Plan,
+    only: &[String],
+    mut cached: impl FnMut(usize) -> Result<bool, E>,
+) -> Result<Vec<bool>, E> {
     let n = plan.jobs.len();
     let mut has_dependents = vec![false; n];
     for job in &plan.jobs {
@@ -104,14 +108,14 @@ pub fn would_run(plan: &Plan, only: &[String], mut cached: impl FnMut(usize) -> 
     // Dependents come after their dependencies, so walking backwards settles what a job's
     // dependents need from it before the job itself is looked at.
     for i in (0..n).rev() {
-        if needed[i] && !cached(i) {
+        if needed[i] && !cached(i)? {
             runs[i] = true;
             for &d in &plan.jobs[i].deps {
                 needed[d] = true;
             }
         }
     }
-    runs
+    Ok(runs)
 }
 
 struct State {
@@ -141,34 +145,21 @@ pub fn execute(
         }
     }
     let mut entries: Vec<Option<Entry>> = vec![None; n];
-    let mut failure = None;
     let runs = would_run(plan, &options.only, |i| {
-        if failure.is_some() {
-            return false;
-        }
         let job = &plan.jobs[i];
-        match cache.get(&job.key) {
-            Ok(Lookup::Hit(e)) => {
-                if let Err(e) = remember(cache, &plan.experiment, &job.id, &job.spec) {
-                    failure = Some(e);
-                }
+        Ok::<_, std::io::Error>(match cache.get(&job.key)? {
+            Lookup::Hit(e) => {
+                remember(cache, &plan.experiment, &job.id, &job.spec)?;
                 entries[i] = Some(e);
                 true
             }
-            Ok(Lookup::Miss) => false,
-            Ok(Lookup::Corrupt { why }) => {
+            Lookup::Miss => false,
+            Lookup::Corrupt { why } => {
                 reporter.corrupt(job, &why);
                 false
             }
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
+        })
+    })?;
     let outcomes: Vec<Outcome> = (0..n)
         .map(|i| {
             if entries[i].is_some() {
@@ -246,7 +237,8 @@ fn worker(
             for &j in &dependents[i] {
                 if runs[j] {
                     s.waiting[j] -= 1;
-                    if s.waiting[j] == 0 && s.outcomes[j] == Outcome::NotNeeded {
+                    let skipped = matches!(s.outcomes[j], Outcome::Skipped { .. });
+                    if s.waiting[j] == 0 && !skipped {
                         s.ready.push_back(j);
                     }
                 }

@@ -10,29 +10,25 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
-use super::results::Row;
+use super::results::{Row, COLUMNS};
 
-const SCHEMA: &str = "message results {
-    REQUIRED BYTE_ARRAY experiment (UTF8);
-    REQUIRED BYTE_ARRAY setting (UTF8);
-    REQUIRED BYTE_ARRAY evaluation (UTF8);
-    REQUIRED BYTE_ARRAY attack (UTF8);
-    REQUIRED BYTE_ARRAY cell (UTF8);
-    REQUIRED BYTE_ARRAY model (UTF8);
-    REQUIRED BYTE_ARRAY test_set (UTF8);
-    REQUIRED BYTE_ARRAY compared_to (UTF8);
-    REQUIRED BYTE_ARRAY metric (UTF8);
-    REQUIRED BYTE_ARRAY convention (UTF8);
-    OPTIONAL DOUBLE fraction;
-    REQUIRED BYTE_ARRAY augmentation (UTF8);
-    REQUIRED BYTE_ARRAY defense (UTF8);
-    OPTIONAL INT64 seed;
-    REQUIRED DOUBLE value;
-}";
+/// The Parquet schema of [`COLUMNS`]: numbers typed, the rest UTF-8 text.
+fn schema() -> String {
+    let fields: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "fraction" => "OPTIONAL DOUBLE fraction;".to_string(),
+            "seed" => "OPTIONAL INT64 seed;".to_string(),
+            "value" => "REQUIRED DOUBLE value;".to_string(),
+            text => format!("REQUIRED BYTE_ARRAY {text} (UTF8);"),
+        })
+        .collect();
+    format!("message results {{ {} }}", fields.join(" "))
+}
 
 /// The rows as a Parquet file (one row group, uncompressed, so equal rows give equal bytes).
 pub fn parquet(rows: &[Row]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    let schema = Arc::new(parse_message_type(SCHEMA)?);
+    let schema = Arc::new(parse_message_type(&schema())?);
     let properties = Arc::new(
         WriterProperties::builder()
             .set_compression(Compression::UNCOMPRESSED)
@@ -41,13 +37,10 @@ pub fn parquet(rows: &[Row]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
     );
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, properties)?;
     let mut group = writer.next_row_group()?;
-    let text = |f: fn(&Row) -> &str| -> Vec<ByteArray> {
-        rows.iter().map(|r| ByteArray::from(f(r))).collect()
-    };
-    let mut column = 0;
-    while let Some(mut w) = group.next_column()? {
+    for column in COLUMNS {
+        let mut w = group.next_column()?.expect("one writer per column");
         match column {
-            10 => {
+            "fraction" => {
                 let present: Vec<f64> = rows.iter().filter_map(|r| r.fraction).collect();
                 let levels: Vec<i16> = rows
                     .iter()
@@ -56,7 +49,7 @@ pub fn parquet(rows: &[Row]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
                 w.typed::<DoubleType>()
                     .write_batch(&present, Some(&levels), None)?;
             }
-            13 => {
+            "seed" => {
                 let present: Vec<i64> = rows
                     .iter()
                     .filter_map(|r| r.seed.map(|s| s as i64))
@@ -65,31 +58,18 @@ pub fn parquet(rows: &[Row]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
                 w.typed::<Int64Type>()
                     .write_batch(&present, Some(&levels), None)?;
             }
-            14 => {
+            "value" => {
                 let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
                 w.typed::<DoubleType>().write_batch(&values, None, None)?;
             }
-            i => {
-                let values = match i {
-                    0 => text(|r| &r.experiment),
-                    1 => text(|r| &r.setting),
-                    2 => text(|r| &r.evaluation),
-                    3 => text(|r| &r.attack),
-                    4 => text(|r| &r.cell),
-                    5 => text(|r| &r.model),
-                    6 => text(|r| &r.test_set),
-                    7 => text(|r| &r.compared_to),
-                    8 => text(|r| &r.metric),
-                    9 => text(|r| &r.convention),
-                    11 => text(|r| &r.augmentation),
-                    _ => text(|r| &r.defense),
-                };
+            text => {
+                let values: Vec<ByteArray> =
+                    rows.iter().map(|r| ByteArray::from(r.text(text))).collect();
                 w.typed::<ByteArrayType>()
                     .write_batch(&values, None, None)?;
             }
         }
         w.close()?;
-        column += 1;
     }
     group.close()?;
     writer.into_inner()

@@ -100,7 +100,12 @@ pub fn rows(program: &Program, plan: &Plan, executed: &Executed) -> Vec<Row> {
     let mut rows = vec![];
     let mut evaluation_rows = vec![];
     for (i, job) in plan.jobs.iter().enumerate() {
-        let (Work::Evaluate { evaluation, model }, Some(entry)) = (&job.work, &executed.entries[i])
+        let (
+            Work::Evaluate {
+                evaluation, model, ..
+            },
+            Some(entry),
+        ) = (&job.work, &executed.entries[i])
         else {
             continue;
         };
@@ -204,40 +209,50 @@ fn cell_name(cell: Cell) -> &'static str {
     }
 }
 
+impl Row {
+    /// A text column's value (every column but `fraction`, `seed` and `value`).
+    pub fn text(&self, column: &str) -> &str {
+        match column {
+            "experiment" => &self.experiment,
+            "setting" => &self.setting,
+            "evaluation" => &self.evaluation,
+            "attack" => &self.attack,
+            "cell" => &self.cell,
+            "model" => &self.model,
+            "test_set" => &self.test_set,
+            "compared_to" => &self.compared_to,
+            "metric" => &self.metric,
+            "convention" => &self.convention,
+            "augmentation" => &self.augmentation,
+            "defense" => &self.defense,
+            other => panic!("`{other}` is not a text column"),
+        }
+    }
+}
+
 /// `results.csv` as bytes.
 pub fn csv(rows: &[Row]) -> Vec<u8> {
+    let number = |v: f64| {
+        if v.is_finite() {
+            format!("{v}")
+        } else if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    };
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(COLUMNS).expect("writing to memory");
     for r in rows {
-        let number = |v: f64| {
-            if v.is_finite() {
-                format!("{v}")
-            } else if v.is_nan() {
-                "NaN".into()
-            } else if v > 0.0 {
-                "inf".into()
-            } else {
-                "-inf".into()
-            }
-        };
-        w.write_record([
-            r.experiment.as_str(),
-            &r.setting,
-            &r.evaluation,
-            &r.attack,
-            &r.cell,
-            &r.model,
-            &r.test_set,
-            &r.compared_to,
-            &r.metric,
-            &r.convention,
-            &r.fraction.map_or(String::new(), number),
-            &r.augmentation,
-            &r.defense,
-            &r.seed.map_or(String::new(), |s| s.to_string()),
-            &number(r.value),
-        ])
-        .expect("writing to memory");
+        let record = COLUMNS.map(|column| match column {
+            "fraction" => r.fraction.map_or(String::new(), number),
+            "seed" => r.seed.map_or(String::new(), |s| s.to_string()),
+            "value" => number(r.value),
+            text => r.text(text).to_string(),
+        });
+        w.write_record(&record).expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
 }
