@@ -47,6 +47,9 @@ pub enum Code {
     Backend,
     MissingPath,
     Job,
+    RunDirectory,
+    Report,
+    Diff,
 }
 
 impl Code {
@@ -88,6 +91,9 @@ impl Code {
             Code::Backend => "heist::backend",
             Code::MissingPath => "heist::missing_path",
             Code::Job => "heist::job",
+            Code::RunDirectory => "heist::run_directory",
+            Code::Report => "heist::report",
+            Code::Diff => "heist::diff",
         }
     }
 }

@@ -7,17 +7,20 @@
 //!
 //! Then [`plan`] (the program as a graph of content-addressed jobs), [`engine`] (data, burn
 //! models, training, the black-box boundary) and [`run`] (the jobs executed against the
-//! cache, the tidy results table, the manifest).
+//! cache, the tidy results table, the manifest), [`report`] (the paper's tables and figures
+//! from a run directory) and [`diff`] (two runs' results compared, for CI).
 //!
 //! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID) and [`stats`] (Welch, TOST).
 
 pub mod cli;
 pub mod diagnostics;
+pub mod diff;
 pub mod engine;
 pub mod fsutil;
 pub mod metrics;
 pub mod nn;
 pub mod plan;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod sema;

@@ -12,6 +12,7 @@ mod format;
 mod metric;
 mod program;
 mod progress;
+mod report;
 mod run;
 mod stats;
 mod train;
@@ -196,6 +197,44 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Write a run's tables and figures, paper-style: Markdown, self-contained HTML, LaTeX.
+    Report {
+        /// The run directory (`heist run` prints it at its end).
+        #[arg(value_name = "RUN_DIR")]
+        run_dir: PathBuf,
+        /// Where to write the report (default: RUN_DIR/report).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Output formats, comma-separated (default: the report's `formats`, else all three).
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMATS")]
+        format: Option<Vec<FormatName>>,
+        /// Which `report NAME { ... }` of the experiment (default: its first; without any, every
+        /// evaluation's tables and figures).
+        #[arg(long, value_name = "NAME")]
+        report: Option<String>,
+    },
+    /// Compare two runs' results: exit 0 when nothing regressed beyond tolerance, 1 on a
+    /// regression or a missing result, 2 when they cannot be compared.
+    Diff {
+        /// The baseline: a run directory or a results.csv.
+        #[arg(value_name = "BASE")]
+        base: PathBuf,
+        /// The new run: a run directory or a results.csv.
+        #[arg(value_name = "NEW")]
+        new: PathBuf,
+        /// Print one JSON object.
+        #[arg(long, conflicts_with = "md")]
+        json: bool,
+        /// Print Markdown for a pull-request comment.
+        #[arg(long)]
+        md: bool,
+        /// Relative tolerance of a metric, e.g. `fid=5%` (repeatable; overrides the experiment's).
+        #[arg(long, value_name = "METRIC=REL")]
+        tolerance: Vec<String>,
+        /// Significance level of the Welch test over seeds.
+        #[arg(long, value_name = "A", default_value_t = 0.05)]
+        alpha: f64,
+    },
     /// See or prune the artefact cache.
     Cache {
         #[command(subcommand)]
@@ -294,6 +333,13 @@ struct RunFlags {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatName {
+    Md,
+    Html,
+    Tex,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -436,6 +482,50 @@ pub fn run() -> ExitCode {
                 }),
                 Err(code) => ExitCode::from(code),
             }
+        }
+        Command::Report {
+            run_dir,
+            out,
+            format,
+            report,
+        } => report::report_command(
+            &run_dir,
+            out,
+            &crate::report::Options {
+                report,
+                formats: format.as_deref().map(report::formats),
+            },
+            color,
+        ),
+        Command::Diff {
+            base,
+            new,
+            json,
+            md,
+            tolerance,
+            alpha,
+        } => {
+            if !(alpha > 0.0 && alpha < 1.0) {
+                return usage("--alpha must be between 0 and 1");
+            }
+            let mut tolerances = vec![];
+            for t in &tolerance {
+                match report::parse_tolerance(t) {
+                    Ok(x) => tolerances.push(x),
+                    Err(e) => return usage(&e),
+                }
+            }
+            report::diff_command(
+                report::DiffRequest {
+                    base,
+                    new,
+                    json,
+                    md,
+                    tolerances,
+                    alpha,
+                },
+                color,
+            )
         }
         Command::Cache { what } => match what {
             CacheCommand::Status { cache } => run::cache_status(cache.as_deref()),

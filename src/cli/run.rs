@@ -274,6 +274,16 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
+    let studies = match run::studies::user_studies(r.program, &jobs::base_of(r.file)) {
+        Ok(s) => s,
+        Err((study, e)) => {
+            eprintln!("error: user study `{study}`: {e}");
+            if let Some(help) = e.help() {
+                eprintln!("help: {help}");
+            }
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     let _ = cache.clean_tmp();
     let cx = Context {
         program: r.program,
@@ -308,10 +318,11 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
     };
     progress.overall.finish_and_clear();
     let _ = std::fs::remove_dir_all(&cx.scratch);
-    let rows = results::rows(r.program, &plan, &executed);
+    let mut rows = results::rows(r.program, &plan, &executed);
+    rows.extend(studies.iter().flat_map(|s| s.rows.iter().cloned()));
     let summary = summarise(&plan, &executed, &rows, clock);
     let written = write_run_directory(
-        &r, &cx, &plan, &executed, &rows, &summary, &out, started, &progress,
+        &r, &cx, &plan, &executed, &rows, &studies, &summary, &out, started, &progress,
     );
     if let Err(e) = written {
         eprintln!("error: cannot write the run directory {}: {e}\nhelp: check its disk space and permissions", out.display());
@@ -368,6 +379,7 @@ fn write_run_directory(
     plan: &Plan,
     executed: &Executed,
     rows: &[results::Row],
+    studies: &[run::studies::StudyResult],
     summary: &manifest::Summary,
     out: &Path,
     started: SystemTime,
@@ -378,7 +390,14 @@ fn write_run_directory(
     let parquet = run::parquet::parquet(rows).map_err(std::io::Error::other)?;
     write_atomic(&out.join("results.parquet"), &parquet)?;
     let samples = write_samples(cx, plan, executed, out)?;
+    for study in studies {
+        write_atomic(
+            &out.join("ratings").join(format!("{}.csv", study.name)),
+            &study.csv,
+        )?;
+    }
     let m = manifest::Manifest {
+        format: manifest::RUN_FORMAT,
         heist: env!("CARGO_PKG_VERSION").into(),
         experiment: plan.experiment.clone(),
         file: r.file.display().to_string(),

@@ -6,15 +6,22 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::results::convention;
 use super::{Executed, Outcome};
 use crate::plan::Plan;
 use crate::sema::program::{Program, VictimModel};
 
-#[derive(Debug, Serialize)]
+/// The format of run directories this heist writes and reads: results.csv's columns and the
+/// manifest's fields. Bump it when either changes incompatibly.
+pub const RUN_FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The run directory's format ([`RUN_FORMAT`]); older directories lack it.
+    #[serde(default)]
+    pub format: u32,
     pub heist: String,
     pub experiment: String,
     pub file: String,
@@ -38,21 +45,21 @@ pub struct Manifest {
     pub program: Program,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Git {
     pub commit: String,
     /// Uncommitted changes in the repository when the run started.
     pub dirty: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Seeds {
     pub experiment: u64,
     pub victims: BTreeMap<String, u64>,
     pub attacks: BTreeMap<String, Vec<u64>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub jobs: usize,
     pub ran: usize,
@@ -64,7 +71,7 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct JobRecord {
     pub id: String,
     pub key: String,

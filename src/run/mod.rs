@@ -7,7 +7,9 @@ pub mod cache;
 pub mod execute;
 pub mod manifest;
 pub mod parquet;
+pub mod read;
 pub mod results;
+pub mod studies;
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};

@@ -199,7 +199,7 @@ pub fn rows(program: &Program, plan: &Plan, executed: &Executed) -> Vec<Row> {
     rows
 }
 
-fn cell_name(cell: Cell) -> &'static str {
+pub fn cell_name(cell: Cell) -> &'static str {
     match cell {
         Cell::A => "A",
         Cell::B => "B",
@@ -255,4 +255,41 @@ pub fn csv(rows: &[Row]) -> Vec<u8> {
         w.write_record(&record).expect("writing to memory");
     }
     w.into_inner().expect("writing to memory")
+}
+
+/// Which way a metric improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+impl Better {
+    /// `lower is better`
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Better::Lower => "lower is better",
+            Better::Higher => "higher is better",
+        }
+    }
+}
+
+/// The direction of a metric of the results table; `None` for numbers without one (test
+/// statistics, p-values).
+pub fn better(metric: &str) -> Option<Better> {
+    match metric {
+        "fid" | "kid" | "queries" | "cost_usd" => Some(Better::Lower),
+        "ssim" | "psnr" => Some(Better::Higher),
+        _ => None,
+    }
+}
+
+/// The unit a metric's axis is labelled with, if it has one.
+pub fn unit(metric: &str) -> Option<&'static str> {
+    match metric {
+        "psnr" => Some("dB"),
+        "cost_usd" => Some("USD"),
+        _ => None,
+    }
 }

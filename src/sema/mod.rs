@@ -4,6 +4,7 @@
 
 mod loader;
 mod lower;
+pub use lower::DEFAULT_TOLERANCES;
 pub mod program;
 mod scope;
 mod values;

@@ -99,7 +99,8 @@ fn the_readme_shows_the_commands_that_work() {
         .filter_map(|block| block.lines().next())
         .collect();
     assert!(
-        commands[0].contains("heist run experiments/quickstart.exp"),
+        commands[0].contains("heist run experiments/quickstart.exp --out runs/quickstart")
+            && commands[0].ends_with("heist report runs/quickstart"),
         "{commands:?}"
     );
     assert_eq!(commands[1], "cargo test --release --locked");

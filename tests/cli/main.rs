@@ -1,5 +1,6 @@
 //! heist's integration tests: the binary run as a user runs it.
 
+mod browser;
 mod diagnostics;
 mod engine;
 mod experiments;
@@ -7,6 +8,7 @@ mod inception;
 mod language;
 mod metrics;
 mod mutations;
+mod report;
 mod run;
 mod scratch;
 mod support;

@@ -5,6 +5,7 @@ mod attacks;
 mod datasets;
 mod evaluations;
 mod experiment;
+pub use experiment::DEFAULT_TOLERANCES;
 mod models;
 mod reports;
 mod studies;

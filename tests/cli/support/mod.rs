@@ -82,6 +82,24 @@ impl Outcome {
         self
     }
 
+    /// Like [`Outcome::stderr_has`], but reads a rendered diagnostic as one line: miette's
+    /// wrapping, indentation and gutters are ignored.
+    pub fn stderr_says(self, needle: &str) -> Outcome {
+        let flat = self
+            .stderr
+            .lines()
+            .map(|l| l.trim().trim_start_matches(['│', '×']).trim())
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flat.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     pub fn stdout_has(self, needle: &str) -> Outcome {
         assert!(
             self.stdout.contains(needle),
@@ -112,4 +130,14 @@ pub fn shipped_experiments() -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// Runs `tests/fixtures/smoke.exp` (the quickstart at toy scale, seconds) with the cache
+/// `cache`, into the run directory `out`.
+pub fn smoke_run(cache: &Path, out: &Path) {
+    Heist::new()
+        .args(["run", "tests/fixtures/smoke.exp", "--quiet", "--cache"])
+        .args([cache.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .run()
+        .status(0);
 }

@@ -1,0 +1,103 @@
+//! Writing a report folder in one step: every file goes into a hidden sibling folder, which
+//! then replaces the old report, so a reader never sees half a report.
+
+use std::path::{Path, PathBuf};
+
+use super::document::{Content, Document};
+use super::render::{html, latex, markdown};
+use super::ReportError;
+use crate::sema::program::Format;
+
+/// The files of the report, as (path relative to the report folder, bytes).
+pub fn files(doc: &Document, formats: &[Format]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = vec![];
+    for s in &doc.sections {
+        match &s.content {
+            Content::Figure(f) => {
+                files.push((
+                    PathBuf::from(format!("figures/{}.svg", s.id)),
+                    f.svg.clone().into_bytes(),
+                ));
+                files.push((
+                    PathBuf::from(format!("figures/{}.png", s.id)),
+                    f.png.clone(),
+                ));
+            }
+            Content::Image { png, .. } => {
+                files.push((PathBuf::from(format!("images/{}.png", s.id)), png.clone()));
+            }
+            Content::Table(_) => {}
+        }
+    }
+    for format in formats {
+        match format {
+            Format::Md => files.push(("report.md".into(), markdown::render(doc).into_bytes())),
+            Format::Html => files.push(("report.html".into(), html::render(doc).into_bytes())),
+            Format::Tex => {
+                files.push(("report.tex".into(), latex::render(doc).into_bytes()));
+                let provenance = doc.provenance.line();
+                for s in &doc.sections {
+                    if let Content::Table(t) = &s.content {
+                        files.push((
+                            PathBuf::from(format!("tables/{}.tex", s.id)),
+                            latex::table(s, t, &provenance).into_bytes(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Writes the report into `out` (replacing an earlier report there); returns the main files.
+pub fn write(doc: &Document, formats: &[Format], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let failed = |path: &Path, e: std::io::Error| ReportError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let name = out
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| failed(parent, e))?;
+    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let written = (|| -> Result<(), ReportError> {
+        for (relative, bytes) in files(doc, formats) {
+            let path = staging.join(&relative);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| failed(&path, e))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(|e| failed(out, e))?;
+    }
+    if let Err(e) = std::fs::rename(&staging, out) {
+        let _ = std::fs::rename(&old, out);
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(failed(out, e));
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(formats
+        .iter()
+        .map(|f| {
+            out.join(match f {
+                Format::Md => "report.md",
+                Format::Html => "report.html",
+                Format::Tex => "report.tex",
+            })
+        })
+        .collect())
+}
