@@ -336,6 +336,9 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
     );
     eprintln!("{line}");
     println!("run directory: {}", out.display());
+    if executed.failed() == 0 {
+        eprintln!("next: heist report {}", out.display());
+    }
     if executed.failed() > 0 {
         eprintln!(
             "error: {} job{} failed (see above and {}); the results of the others are in the run directory",

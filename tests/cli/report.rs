@@ -395,3 +395,29 @@ user_study raters {{
     assert!(read(&out.join("figures/likert-raters.svg")).contains("share of ratings"));
     diff(&run, &run, &[]).status(0);
 }
+
+/// `reports/quickstart/` is what this heist writes from the committed run
+/// (`reports/quickstart-run/`): a change to tables, figures or their layout shows up here.
+#[test]
+fn the_committed_quickstart_report_is_what_heist_writes_from_its_run() {
+    let scratch = Scratch::new(&[]);
+    let out = scratch.path("report");
+    report(
+        &project_root().join("reports/quickstart-run"),
+        &["--out", out.to_str().unwrap(), "--format", "md,html,tex"],
+    )
+    .status(0);
+    let committed = project_root().join("reports/quickstart");
+    for file in [
+        "report.md",
+        "report.html",
+        "report.tex",
+        "tables/cells-monet_to_photo-fid.tex",
+        "figures/fractions-monet_to_photo-fid.svg",
+    ] {
+        assert!(
+            read(&out.join(file)) == read(&committed.join(file)),
+            "reports/quickstart/{file} differs from what heist writes now; regenerate it (reports/README.md)"
+        );
+    }
+}
