@@ -16,6 +16,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod diff;
 pub mod engine;
+pub mod font;
 pub mod fsutil;
 pub mod metrics;
 pub mod nn;

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod data;
+pub mod defense;
 pub mod jobs;
 pub mod models;
 pub mod query;

@@ -336,8 +336,11 @@ impl Builder<'_> {
             .iter()
             .copied()
             .filter(|c| match model {
-                Subject::Victim(_) => *c == Cell::A,
-                Subject::Surrogate { .. } => matches!(c, Cell::B | Cell::C),
+                // The victim's own answers carry its fingerprint: the check that it reads back.
+                Subject::Victim(_) => matches!(c, Cell::A | Cell::Fingerprint),
+                Subject::Surrogate { .. } => {
+                    matches!(c, Cell::B | Cell::C | Cell::Watermark | Cell::Fingerprint)
+                }
             })
             .filter(|c| !(c.needs_ground_truth() && e.ground_truth == GroundTruth::None))
             .collect();
@@ -354,6 +357,16 @@ impl Builder<'_> {
                 roles.insert(format!("victim_outputs.{i}"), self.key(v));
             }
             tests.push(self.data(&t)?);
+        }
+        // The watermark check asks the surrogate the queries the victim watermarked.
+        if let (true, Subject::Surrogate { attack, point }) =
+            (cells.contains(&Cell::Watermark), &model)
+        {
+            let queries = self.query(attack, *point)?;
+            let surrogate = self.surrogate(attack, *point)?;
+            deps.extend([queries, surrogate]);
+            roles.insert("queries".into(), self.key(queries));
+            roles.insert("surrogate".into(), self.key(surrogate));
         }
         let ground_truth = match &e.ground_truth {
             GroundTruth::StyleSet { data } => json!({"style_set": self.data(data)?}),

@@ -1,7 +1,5 @@
-//! Figures drawn with plotters, once per backend: SVG for reading and HTML, PNG (through an
-//! embedded DejaVu Sans, so that text renders on machines without fonts) for LaTeX.
-
-use std::sync::Once;
+//! Figures drawn with plotters, once per backend: SVG for reading and HTML, PNG (text in the
+//! embedded [`crate::font`]) for LaTeX.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -10,7 +8,7 @@ use super::document::Figure;
 
 const WIDTH: u32 = 720;
 const HEIGHT: u32 = 440;
-const FONT: &str = "sans-serif";
+const FONT: &str = crate::font::FAMILY;
 
 /// Colours that stay apart in print and for colour-blind readers (Okabe-Ito).
 const PALETTE: [RGBColor; 6] = [
@@ -21,16 +19,6 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
 ];
-
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("fonts/DejaVuSans.ttf");
-        if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_err() {
-            panic!("the embedded DejaVu Sans is a valid font");
-        }
-    });
-}
 
 /// Something drawable on any plotters backend.
 trait Plot {
@@ -44,7 +32,7 @@ fn err(e: impl std::fmt::Debug) -> String {
 
 /// Draws `plot` into an SVG string and a PNG.
 fn render(plot: &impl Plot) -> Result<Figure, String> {
-    register_font();
+    crate::font::register();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();

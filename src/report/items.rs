@@ -713,7 +713,7 @@ fn defense_table(cx: &Cx, item: &ReportItem, name: &str) -> Result<Section, Repo
         return Err(missing(
             item,
             format!("the run has no results of defended victims or watermark/fingerprint cells for `{name}`"),
-            "this heist does not apply defences yet (issue 5); leave the item out of the report",
+            "declare `defenses = [...]` on the victim and the `watermark` / `fingerprint` cells in the evaluation, and rerun",
         ));
     }
     let digits = digits(defended.iter().map(|g| g.mean));
@@ -732,9 +732,9 @@ fn defense_table(cx: &Cx, item: &ReportItem, name: &str) -> Result<Section, Repo
         .collect();
     Ok(Section {
         id: format!("defenses-{name}"),
-        title: "Defences".into(),
+        title: format!("{}: defences", cx.program.evaluations[name].setting),
         caption: format!(
-            "Defences of the victim and whether their marks transfer ({name}); {}.",
+            "Defences of the victim (Section 7): the attack's cells against the defended victim, and whether its marks transfer to the surrogate (watermark: share of watermarked queries the surrogate answers like the trigger; fingerprint: share of the key's bits read back, 0.5 is chance); {}.",
             seeds_phrase(&defended)
         ),
         content: Content::Table(Table {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use image::RgbImage;
 use serde_json::{json, Value};
 
+use crate::engine::defense;
 use crate::engine::jobs::{self, Context, JobError};
 use crate::engine::models::Generator;
 use crate::engine::query::Victim;
@@ -19,7 +20,7 @@ use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
 use crate::metrics::{frechet, MetricError};
 use crate::plan::{test_sets, Job, Subject, Work};
 use crate::run::cache::Entry;
-use crate::sema::program::{Cell, DataRef, Extractor, GroundTruth, Metric, VictimModel};
+use crate::sema::program::{Cell, DataRef, Defense, Extractor, GroundTruth, Metric, VictimModel};
 
 /// What a job leaves in the cache.
 pub struct Artefacts {
@@ -78,11 +79,22 @@ pub fn run(
             )?;
             let inputs = jobs::query_inputs(cx, a, &a.points[*point])?;
             let answers = victim.query(&inputs).map_err(JobError::from)?;
+            let defended = defense::apply(
+                &program.victims[&a.victim].defenses,
+                &inputs,
+                answers,
+                &cx.device,
+            );
             let mut files = images("input", &inputs);
-            files.extend(images("answer", &answers));
+            files.extend(images("answer", &defended.answers));
+            // What the watermark remembers: which queries, and their untouched answers.
+            files.extend(images("clean", &defended.clean));
             Artefacts {
                 files,
-                meta: json!({"queries": victim.queries(), "victim": victim.describe()}),
+                meta: json!({
+                    "queries": victim.queries(), "victim": victim.describe(),
+                    "watermarked": defended.watermarked,
+                }),
             }
         }
         Work::TrainSurrogate { attack, point } => {
@@ -102,9 +114,12 @@ pub fn run(
                 .collect();
             let outputs = match model {
                 Subject::Victim(name) => {
-                    // Evaluation queries are not the attacker's: no price, no budget.
+                    // Evaluation queries are not the attacker's: no price, no budget. The
+                    // answers are what the API serves, defences included.
                     let mut victim = open(cx, name, deps.first().copied(), 0.0, None)?;
-                    victim.query(&inputs).map_err(JobError::from)?
+                    let answers = victim.query(&inputs).map_err(JobError::from)?;
+                    let defenses = &program.victims[name].defenses;
+                    defense::apply(defenses, &inputs, answers, &cx.device).answers
                 }
                 Subject::Surrogate { attack, .. } => {
                     let a = &program.attacks[attack];
@@ -151,13 +166,6 @@ fn open(
     max_queries: Option<u64>,
 ) -> Result<Victim, Failure> {
     let victim = &cx.program.victims[name];
-    if let Some(d) = victim.defenses.first() {
-        return Err(JobError::Unsupported(format!(
-            "victim `{name}`: the defence `{}` is declared, but this version of heist does not apply defences to answers yet",
-            d.name()
-        ))
-        .into());
-    }
     let generator = match (&victim.model, trained) {
         (VictimModel::Trained { architecture, .. }, Some(entry)) => Some(
             Generator::load(architecture, &entry.file("weights.safetensors"), &cx.device)
@@ -199,6 +207,10 @@ pub struct Measured {
     /// Index into the evaluation's metrics.
     pub metric: usize,
     pub value: f64,
+    /// The defence cells' own measure (`bit_accuracy`, `watermark_accuracy`) instead of a
+    /// metric of the evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<String>,
 }
 
 fn evaluate(
@@ -218,7 +230,32 @@ fn evaluate(
         GroundTruth::StyleSet { data } => Some(load_images(cx, data)?),
         _ => None,
     };
+    let victim_name = match model {
+        Subject::Victim(v) => v.clone(),
+        Subject::Surrogate { attack, .. } => cx.program.attacks[attack].victim.clone(),
+    };
+    let defenses = &cx.program.victims[&victim_name].defenses;
+    let fingerprint = defenses.iter().find_map(|d| match d {
+        Defense::Fingerprint { bits, key, .. } => Some((*bits, key.as_str())),
+        _ => None,
+    });
     let mut measured = vec![];
+    if cells.contains(&Cell::Watermark) {
+        // deps after the test sets: the attack point's query set and surrogate.
+        let (queries, surrogate) = (
+            deps[tests.len() * per_test],
+            deps[tests.len() * per_test + 1],
+        );
+        if let Some(value) = watermark_accuracy(cx, model, queries, surrogate)? {
+            measured.push(Measured {
+                cell: Cell::Watermark,
+                test: 0,
+                metric: 0,
+                value,
+                measure: Some("watermark_accuracy".into()),
+            });
+        }
+    }
     // Features are computed once per image set and feature space, not once per metric.
     let mut features = Features::default();
     for (t, test) in tests.iter().enumerate() {
@@ -239,6 +276,20 @@ fn evaluate(
             _ => None,
         };
         let ground_truth = style.as_ref().or(high.as_ref());
+        if let (true, Some((bits, key))) = (cells.contains(&Cell::Fingerprint), fingerprint) {
+            let outputs = read_images(deps[t * per_test], "output")?;
+            let read: Vec<f64> = outputs
+                .iter()
+                .map(|o| defense::bit_accuracy(o, bits, key))
+                .collect();
+            measured.push(Measured {
+                cell: Cell::Fingerprint,
+                test: t,
+                metric: 0,
+                value: read.iter().sum::<f64>() / read.len().max(1) as f64,
+                measure: Some("bit_accuracy".into()),
+            });
+        }
         for &cell in cells {
             let compared = match cell {
                 Cell::B => victim.as_ref().map(|v| (v, Set::Victim(t))),
@@ -263,6 +314,7 @@ fn evaluate(
                     test: t,
                     metric: m,
                     value,
+                    measure: None,
                 });
             }
         }
@@ -271,6 +323,51 @@ fn evaluate(
         files: vec![],
         meta: json!({"values": measured}),
     })
+}
+
+/// DAWN's check: the owner sends the remembered watermarked queries to the suspect; the share
+/// of answers closer (mean absolute difference) to the trigger than to the clean answer.
+/// `None` when the attack's queries hit no watermark.
+fn watermark_accuracy(
+    cx: &Context,
+    model: &Subject,
+    queries: &Entry,
+    surrogate: &Entry,
+) -> Result<Option<f64>, Failure> {
+    let Subject::Surrogate { attack, .. } = model else {
+        return Ok(None);
+    };
+    let picked: Vec<usize> =
+        serde_json::from_value(queries.meta["watermarked"].clone()).unwrap_or_default();
+    if picked.is_empty() {
+        return Ok(None);
+    }
+    let inputs = read_images(queries, "input")?;
+    let answers = read_images(queries, "answer")?;
+    let clean = read_images(queries, "clean")?;
+    let a = &cx.program.attacks[attack];
+    let g = Generator::load(
+        &a.surrogate.architecture,
+        &surrogate.file("weights.safetensors"),
+        &cx.device,
+    )
+    .map_err(Failure::Artefact)?;
+    let asked: Vec<RgbImage> = picked.iter().map(|&i| inputs[i].clone()).collect();
+    let replies = g.translate(&asked, &cx.device);
+    let distance = |x: &RgbImage, y: &RgbImage| -> f64 {
+        x.as_raw()
+            .iter()
+            .zip(y.as_raw())
+            .map(|(a, b)| (*a as f64 - *b as f64).abs())
+            .sum::<f64>()
+    };
+    let hits = replies
+        .iter()
+        .zip(&picked)
+        .zip(&clean)
+        .filter(|((reply, &i), clean)| distance(reply, &answers[i]) < distance(reply, clean))
+        .count();
+    Ok(Some(hits as f64 / picked.len() as f64))
 }
 
 fn load_images(cx: &Context, data: &DataRef) -> Result<Vec<Image>, Failure> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::execute::Measured;
 use super::Executed;
 use crate::plan::{data_name, test_sets, Plan, Subject, Work};
-use crate::sema::program::{Cell, Extractor, Metric, Program};
+use crate::sema::program::{Cell, Defense, Extractor, Metric, Program};
 
 /// One measured number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +81,27 @@ pub fn convention(metric: &Metric) -> String {
     }
 }
 
+/// How the defence cells' numbers are computed.
+fn defense_convention(program: &Program, victim: &str, measure: &str) -> String {
+    let defenses = &program.victims[victim].defenses;
+    match measure {
+        "bit_accuracy" => defenses
+            .iter()
+            .find_map(|d| match d {
+                Defense::Fingerprint { bits, .. } => Some(format!(
+                    "share of the {bits} fingerprint bits read back (0.5 = chance)"
+                )),
+                _ => None,
+            })
+            .unwrap_or_else(|| "share of fingerprint bits read back".into()),
+        "watermark_accuracy" => {
+            "share of watermarked queries answered closer to the trigger than to the clean answer"
+                .into()
+        }
+        other => other.into(),
+    }
+}
+
 fn defenses(program: &Program, victim: &str) -> String {
     let d: Vec<&str> = program.victims[victim]
         .defenses
@@ -122,7 +143,16 @@ pub fn rows(program: &Program, plan: &Plan, executed: &Executed) -> Vec<Row> {
             ),
         };
         for m in values {
-            let metric = &e.metrics[m.metric];
+            let (metric_name, convention) = match &m.measure {
+                Some(measure) => (
+                    measure.clone(),
+                    defense_convention(program, &victim, measure),
+                ),
+                None => (
+                    e.metrics[m.metric].name().to_string(),
+                    convention(&e.metrics[m.metric]),
+                ),
+            };
             evaluation_rows.push((
                 (evaluation.clone(), model.clone(), m.test, m.cell, m.metric),
                 Row {
@@ -138,14 +168,15 @@ pub fn rows(program: &Program, plan: &Plan, executed: &Executed) -> Vec<Row> {
                     }
                     .into(),
                     test_set: data_name(&tests[m.test]),
-                    compared_to: if m.cell == Cell::B {
+                    compared_to: if matches!(m.cell, Cell::B | Cell::Watermark | Cell::Fingerprint)
+                    {
                         "victim"
                     } else {
                         "ground_truth"
                     }
                     .into(),
-                    metric: metric.name().into(),
-                    convention: convention(metric),
+                    metric: metric_name,
+                    convention,
                     fraction: point.map(|p| p.fraction),
                     augmentation: point.map_or(String::new(), |p| p.augmentation.to_string()),
                     defense: defenses(program, &victim),

@@ -45,6 +45,15 @@ fn seed_values(results: &str, prefix: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The value of the first row of results.csv that contains `needle`.
+fn row_value(results: &str, needle: &str) -> f64 {
+    let line = results
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no row with {needle}:\n{results}"));
+    line.rsplit(',').next().unwrap().parse().unwrap()
+}
+
 /// `(B) $12.34 \pm 0.56$` in a LaTeX table: the mean and sd printed for a cell.
 fn latex_cell(table: &str, cell: &str) -> (f64, f64) {
     let start = table.find(&format!("({cell}) $")).expect("cell in table") + 5;
@@ -366,13 +375,7 @@ user_study raters {{
     let welch = &expected["likert_similar"]["welch"];
     let tost = &expected["likert_similar"]["tost"];
     let results = read(&run.join("results.csv"));
-    let value = |metric: &str| -> f64 {
-        let line = results
-            .lines()
-            .find(|l| l.contains(&format!(",{metric},")))
-            .unwrap_or_else(|| panic!("no {metric} row:\n{results}"));
-        line.rsplit(',').next().unwrap().parse().unwrap()
-    };
+    let value = |metric: &str| row_value(&results, &format!(",{metric},"));
     let close = |a: f64, b: &serde_json::Value| (a - b.as_f64().unwrap()).abs() < 1e-9;
     assert!(close(value("welch_t"), &welch["t"]));
     assert!(close(value("welch_p"), &welch["p"]));
@@ -419,5 +422,46 @@ fn the_committed_quickstart_report_is_what_heist_writes_from_its_run() {
             read(&out.join(file)) == read(&committed.join(file)),
             "reports/quickstart/{file} differs from what heist writes now; regenerate it (reports/README.md)"
         );
+    }
+}
+
+/// Section 7 at toy scale: answers carry the defences, the watermark and fingerprint cells are
+/// measured, and the report's defence tables show them.
+#[test]
+fn defended_victims_mark_their_answers_and_the_report_shows_whether_marks_transfer() {
+    let scratch = Scratch::new(&[]);
+    let run = scratch.path("run");
+    Heist::new()
+        .args(["run", "tests/fixtures/defenses.exp", "--quiet", "--cache"])
+        .args([
+            scratch.path("cache").to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .run()
+        .status(0);
+    let results = read(&run.join("results.csv"));
+    let value = |needle: &str| row_value(&results, needle);
+    // The victim's own answers read back its fingerprint; the surrogate's are measured too.
+    assert!(value(",fingerprint,victim,photos_test,victim,bit_accuracy,") > 0.9);
+    let surrogate = value(",fingerprint,surrogate,photos_test,victim,bit_accuracy,");
+    assert!((0.0..=1.0).contains(&surrogate));
+    let watermark = value(",watermark,surrogate,photos_test,victim,watermark_accuracy,");
+    assert!((0.0..=1.0).contains(&watermark));
+    // The perturbed victim's answers differ from the marked one's (same trained model).
+    let perturbed = value("perturbation,,A,victim,photos_test,ground_truth,fid,");
+    let marked = value("marks,,A,victim,photos_test,ground_truth,fid,");
+    assert_ne!(perturbed, marked);
+    let out = scratch.path("report");
+    report(&run, &["--out", out.to_str().unwrap()]).status(0);
+    let md = read(&out.join("report.md"));
+    for needle in [
+        "## Monet-to-Photo, watermark and fingerprint: defences",
+        "| watermark-monochrome+fingerprint-32bit | A | victim | photos_test | FD-random_conv |",
+        "| fingerprint | victim | photos_test | share of the 32 fingerprint bits read back (0.5 = chance) |",
+        "## Monet-to-Photo, output perturbation: defences",
+        "| pgd-0.05 | A | victim |",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
     }
 }
