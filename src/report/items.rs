@@ -24,7 +24,8 @@ pub struct Cx<'a> {
 
 /// The items of a report when the experiment declares none: for every evaluation, a cells
 /// table per metric, a fraction plot per metric when it sweeps fractions, an augmentation
-/// table when it sweeps augmentations, samples; a cost table; every user study.
+/// table when it sweeps augmentations, samples; a defence table for evaluations of defended
+/// victims; a cost table; every user study.
 pub fn default_items(program: &Program, rows: &[Row]) -> Vec<ReportItem> {
     let mut items = vec![];
     for (name, e) in &program.evaluations {
@@ -67,6 +68,18 @@ pub fn default_items(program: &Program, rows: &[Row]) -> Vec<ReportItem> {
                     });
                 }
             }
+        }
+    }
+    for (name, e) in &program.evaluations {
+        let defended = e.attacks.iter().any(|a| {
+            !program.victims[&program.attacks[a].victim]
+                .defenses
+                .is_empty()
+        });
+        if defended {
+            items.push(ReportItem::DefenseTable {
+                evaluation: name.clone(),
+            });
         }
     }
     if !program.attacks.is_empty() {
