@@ -353,3 +353,38 @@ fn a_missing_dataset_folder_stops_training_with_its_path() {
         .stderr_has("no/such/folder");
     assert!(!scratch.path("w.safetensors").exists());
 }
+
+#[test]
+fn a_declared_vgg19_content_loss_is_refused_not_replaced_silently() {
+    let tiny =
+        std::fs::read_to_string(crate::support::project_root().join("tests/fixtures/tiny.exp"))
+            .unwrap()
+            .replace(
+                "content_loss = pixel",
+                "content_loss = vgg19(weights = \"vgg19.pth\")",
+            );
+    let scratch = Scratch::new(&[("tiny.exp", &tiny), ("vgg19.pth", "not read")]);
+    let out = Heist::new()
+        .args([
+            "train",
+            scratch.path("tiny.exp").to_str().unwrap(),
+            "--victim",
+            "upscaler",
+            "--quiet",
+        ])
+        .args(["--out", scratch.path("w.safetensors").to_str().unwrap()])
+        .run()
+        .status(1);
+    assert!(
+        out.stderr
+            .contains("VGG19 perceptual content loss is declared"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("content_loss = pixel"),
+        "{}",
+        out.stderr
+    );
+    assert!(!scratch.path("w.safetensors").exists());
+}

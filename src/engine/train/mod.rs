@@ -19,7 +19,7 @@ use image::RgbImage;
 
 use crate::engine::models::Generator;
 use crate::rng::Rng;
-use crate::sema::program::{Architecture, Length, Schedule, Training};
+use crate::sema::program::{Architecture, ContentLoss, Length, Schedule, Training};
 
 /// The examples a model learns from.
 pub enum TrainingData {
@@ -139,6 +139,8 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Data(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl TrainError {
@@ -148,6 +150,9 @@ impl TrainError {
                 "lower the learning rate, check the training images, or change the seed; nothing was saved from this run"
             }
             TrainError::Data(_) => "check the dataset the model trains on",
+            TrainError::Unsupported(_) => {
+                "write `content_loss = pixel` in the training recipe (the pixel MSE content loss)"
+            }
         }
     }
 }
@@ -172,6 +177,12 @@ pub fn train(
 ) -> Result<Generator, TrainError> {
     if data.examples() == 0 {
         return Err(TrainError::Data("the training set is empty".into()));
+    }
+    // Declared but not implemented: refuse rather than silently train with another loss.
+    if let Some(ContentLoss::Vgg19 { .. }) = &training.content_loss {
+        return Err(TrainError::Unsupported(
+            "the VGG19 perceptual content loss is declared, but this heist does not implement it yet".into(),
+        ));
     }
     let recipe = Recipe::new(training, data.examples());
     let device = device.clone().autodiff();
