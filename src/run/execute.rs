@@ -246,14 +246,21 @@ fn evaluate(
             deps[tests.len() * per_test],
             deps[tests.len() * per_test + 1],
         );
-        if let Some(value) = watermark_accuracy(cx, model, queries, surrogate)? {
-            measured.push(Measured {
-                cell: Cell::Watermark,
-                test: 0,
-                metric: 0,
-                value,
-                measure: Some("watermark_accuracy".into()),
-            });
+        if let Some((value, control)) = watermark_accuracy(cx, model, queries, surrogate)? {
+            for (measure, value) in [
+                ("watermark_accuracy", Some(value)),
+                ("watermark_control", control),
+            ] {
+                if let Some(value) = value {
+                    measured.push(Measured {
+                        cell: Cell::Watermark,
+                        test: 0,
+                        metric: 0,
+                        value,
+                        measure: Some(measure.into()),
+                    });
+                }
+            }
         }
     }
     // Features are computed once per image set and feature space, not once per metric.
@@ -326,14 +333,17 @@ fn evaluate(
 }
 
 /// DAWN's check: the owner sends the remembered watermarked queries to the suspect; the share
-/// of answers closer (mean absolute difference) to the trigger than to the clean answer.
+/// of answers closer (mean absolute difference) to the trigger than to the clean answer. And
+/// its control: the same share on as many queries that were not watermarked, with the trigger
+/// applied to their answers -- a surrogate that merely looks like the trigger (a greyish,
+/// blurry early model) scores high on both; a transferred watermark only on the first.
 /// `None` when the attack's queries hit no watermark.
 fn watermark_accuracy(
     cx: &Context,
     model: &Subject,
     queries: &Entry,
     surrogate: &Entry,
-) -> Result<Option<f64>, Failure> {
+) -> Result<Option<(f64, Option<f64>)>, Failure> {
     let Subject::Surrogate { attack, .. } = model else {
         return Ok(None);
     };
@@ -342,18 +352,26 @@ fn watermark_accuracy(
     if picked.is_empty() {
         return Ok(None);
     }
+    let a = &cx.program.attacks[attack];
+    let Some(trigger) = cx.program.victims[&a.victim]
+        .defenses
+        .iter()
+        .find_map(|d| match d {
+            Defense::Watermark { trigger, .. } => Some(trigger),
+            _ => None,
+        })
+    else {
+        return Ok(None);
+    };
     let inputs = read_images(queries, "input")?;
     let answers = read_images(queries, "answer")?;
     let clean = read_images(queries, "clean")?;
-    let a = &cx.program.attacks[attack];
     let g = Generator::load(
         &a.surrogate.architecture,
         &surrogate.file("weights.safetensors"),
         &cx.device,
     )
     .map_err(Failure::Artefact)?;
-    let asked: Vec<RgbImage> = picked.iter().map(|&i| inputs[i].clone()).collect();
-    let replies = g.translate(&asked, &cx.device);
     let distance = |x: &RgbImage, y: &RgbImage| -> f64 {
         x.as_raw()
             .iter()
@@ -361,13 +379,37 @@ fn watermark_accuracy(
             .map(|(a, b)| (*a as f64 - *b as f64).abs())
             .sum::<f64>()
     };
-    let hits = replies
+    // (query, its triggered answer, its clean answer)
+    let share = |cases: &[(usize, RgbImage, RgbImage)]| -> f64 {
+        let asked: Vec<RgbImage> = cases.iter().map(|c| inputs[c.0].clone()).collect();
+        let replies = g.translate(&asked, &cx.device);
+        let hits = replies
+            .iter()
+            .zip(cases)
+            .filter(|(reply, (_, triggered, clean))| {
+                distance(reply, triggered) < distance(reply, clean)
+            })
+            .count();
+        hits as f64 / cases.len() as f64
+    };
+    let marked: Vec<(usize, RgbImage, RgbImage)> = picked
         .iter()
-        .zip(&picked)
         .zip(&clean)
-        .filter(|((reply, &i), clean)| distance(reply, &answers[i]) < distance(reply, clean))
-        .count();
-    Ok(Some(hits as f64 / picked.len() as f64))
+        .map(|(&i, c)| (i, answers[i].clone(), c.clone()))
+        .collect();
+    let control: Vec<(usize, RgbImage, RgbImage)> = (0..inputs.len())
+        .filter(|i| !picked.contains(i))
+        .take(picked.len())
+        .map(|j| {
+            (
+                j,
+                defense::triggered(trigger, &answers[j]),
+                answers[j].clone(),
+            )
+        })
+        .collect();
+    let control = (!control.is_empty()).then(|| share(&control));
+    Ok(Some((share(&marked), control)))
 }
 
 fn load_images(cx: &Context, data: &DataRef) -> Result<Vec<Image>, Failure> {

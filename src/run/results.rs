@@ -98,6 +98,10 @@ fn defense_convention(program: &Program, victim: &str, measure: &str) -> String 
             "share of watermarked queries answered closer to the trigger than to the clean answer"
                 .into()
         }
+        "watermark_control" => {
+            "the same share on as many queries that were not watermarked (transfer shows as accuracy above control)"
+                .into()
+        }
         other => other.into(),
     }
 }

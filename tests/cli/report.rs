@@ -448,6 +448,8 @@ fn defended_victims_mark_their_answers_and_the_report_shows_whether_marks_transf
     assert!((0.0..=1.0).contains(&surrogate));
     let watermark = value(",watermark,surrogate,photos_test,victim,watermark_accuracy,");
     assert!((0.0..=1.0).contains(&watermark));
+    let control = value(",watermark,surrogate,photos_test,victim,watermark_control,");
+    assert!((0.0..=1.0).contains(&control));
     // The perturbed victim's answers differ from the marked one's (same trained model).
     let perturbed = value("perturbation,,A,victim,photos_test,ground_truth,fid,");
     let marked = value("marks,,A,victim,photos_test,ground_truth,fid,");
