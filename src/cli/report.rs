@@ -112,8 +112,8 @@ pub(super) fn diff_command(r: DiffRequest, color: bool) -> ExitCode {
         .iter()
         .map(|(k, v)| (k.to_string(), *v))
         .collect();
-    if let Some(run) = new_run.as_ref().or(base_run.as_ref()) {
-        tolerances.extend(run.manifest.program.experiment.tolerances.clone());
+    if let Some(manifest) = new_run.as_ref().or(base_run.as_ref()) {
+        tolerances.extend(manifest.program.experiment.tolerances.clone());
     }
     tolerances.extend(r.tolerances.iter().cloned());
     let options = diff::Options {

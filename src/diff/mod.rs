@@ -98,6 +98,23 @@ pub enum DiffError {
     Grouping(String),
 }
 
+/// The rows of `values` (seed, value) of the quantity `key` whose seed `keep` accepts.
+fn only<'a>(
+    key: &BTreeMap<String, String>,
+    values: &'a [(Option<u64>, f64)],
+    keep: impl Fn(Option<u64>) -> bool + 'a,
+) -> impl Iterator<Item = Only> + 'a {
+    let key = key.clone();
+    values
+        .iter()
+        .filter(move |v| keep(v.0))
+        .map(move |&(seed, value)| Only {
+            key: key.clone(),
+            seed,
+            value,
+        })
+}
+
 fn key_of(row: &Row) -> BTreeMap<String, String> {
     key_columns()
         .filter_map(|c| {
@@ -170,11 +187,7 @@ pub fn diff(
     for (key, &bi) in &base_index {
         let b = &base_groups[bi];
         let Some(&ni) = new_index.get(key) else {
-            removed.extend(b.values.iter().map(|&(seed, value)| Only {
-                key: key.clone(),
-                seed,
-                value,
-            }));
+            removed.extend(only(key, &b.values, |_| true));
             continue;
         };
         let n = &new_groups[ni];
@@ -183,38 +196,15 @@ pub fn diff(
         let seeds =
             |g: &OverSeeds| -> BTreeSet<Option<u64>> { g.values.iter().map(|v| v.0).collect() };
         let (bs, ns) = (seeds(b), seeds(n));
-        removed.extend(
-            b.values
-                .iter()
-                .filter(|v| !ns.contains(&v.0))
-                .map(|&(seed, value)| Only {
-                    key: key.clone(),
-                    seed,
-                    value,
-                }),
-        );
-        added.extend(
-            n.values
-                .iter()
-                .filter(|v| !bs.contains(&v.0))
-                .map(|&(seed, value)| Only {
-                    key: key.clone(),
-                    seed,
-                    value,
-                }),
-        );
+        removed.extend(only(key, &b.values, |seed| !ns.contains(&seed)));
+        added.extend(only(key, &n.values, |seed| !bs.contains(&seed)));
         if let Some(c) = judge(key, b, n, options) {
             changes.push(c);
         }
     }
     for (key, &ni) in &new_index {
         if !base_index.contains_key(key) {
-            let n = &new_groups[ni];
-            added.extend(n.values.iter().map(|&(seed, value)| Only {
-                key: key.clone(),
-                seed,
-                value,
-            }));
+            added.extend(only(key, &new_groups[ni].values, |_| true));
         }
     }
     if compared == 0 && !base.is_empty() && !new.is_empty() {

@@ -18,6 +18,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use sha2::{Digest, Sha256};
 
+use crate::engine::tensors::{to_images, to_tensor};
 use crate::nn::{conv2d, initialise, Init};
 use crate::rng::Rng;
 use crate::sema::program::{Defense, Trigger};
@@ -225,20 +226,6 @@ impl Proxy {
     }
 }
 
-fn to_unit(images: &[&RgbImage], device: &Device) -> Tensor<4> {
-    let (w, h) = images[0].dimensions();
-    let (w, h) = (w as usize, h as usize);
-    let mut values = vec![0f32; images.len() * 3 * h * w];
-    for (b, image) in images.iter().enumerate() {
-        for (i, p) in image.pixels().enumerate() {
-            for c in 0..3 {
-                values[b * 3 * h * w + c * h * w + i] = p[c] as f32 / 255.0;
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(values, [images.len(), 3, h, w]), device)
-}
-
 /// PGD: `steps` signed-gradient steps of `step_size` maximising the proxy-feature distance to
 /// the original answer, projected onto the L-infinity ball of `epsilon` and onto [0, 1].
 pub fn perturb(
@@ -251,56 +238,59 @@ pub fn perturb(
     let device = device.clone().autodiff();
     let proxy = Proxy::new(&device);
     let mut out = Vec::with_capacity(answers.len());
-    // One batch per image size, in chunks, so that memory stays small.
-    for chunk in answers.chunks(16) {
-        let refs: Vec<&RgbImage> = chunk.iter().collect();
-        if refs.iter().any(|r| r.dimensions() != refs[0].dimensions()) {
-            out.extend(
-                refs.iter()
-                    .flat_map(|r| perturb(&[(*r).clone()], epsilon, steps, step_size, &device)),
-            );
-            continue;
-        }
-        let original = to_unit(&refs, &device).detach();
-        let target = proxy.forward(original.clone()).detach();
-        // Start inside the ball (a keyed, reproducible start: the zero start has no gradient
-        // through the ReLUs' symmetric distance at delta = 0).
-        let mut rng = Rng::new(0xD1FF);
-        let dims = original.dims();
-        let start: Vec<f32> = (0..dims.iter().product::<usize>())
-            .map(|_| rng.range(-epsilon, epsilon) as f32 * 0.5)
-            .collect();
-        let mut x = (original.clone() + Tensor::from_data(TensorData::new(start, dims), &device))
-            .clamp(0.0, 1.0)
-            .detach();
-        for _ in 0..steps {
-            let x_grad = x.clone().require_grad();
-            let distance = (proxy.forward(x_grad.clone()) - target.clone())
-                .powi_scalar(2)
-                .mean();
-            let grads = distance.backward();
-            let g = x_grad.grad(&grads).expect("the input requires a gradient");
-            let stepped = x.clone().inner() + g.sign() * step_size as f32;
-            let low = original.clone().inner() - epsilon as f32;
-            let high = original.clone().inner() + epsilon as f32;
-            let projected = stepped.max_pair(low).min_pair(high).clamp(0.0, 1.0);
-            x = Tensor::from_inner(projected).detach();
-        }
-        let data = x.inner().into_data().convert::<f32>();
-        let values = data.as_slice::<f32>().expect("f32");
-        let [batch, _, h, w] = dims;
-        for b in 0..batch {
-            out.push(RgbImage::from_fn(w as u32, h as u32, |px, py| {
-                let i = py as usize * w + px as usize;
-                image::Rgb(std::array::from_fn(|c| {
-                    (values[b * 3 * h * w + c * h * w + i] * 255.0)
-                        .round()
-                        .clamp(0.0, 255.0) as u8
-                }))
-            }));
-        }
+    // Batches of at most 16 consecutive answers of one size, so that memory stays small.
+    let mut start = 0;
+    while start < answers.len() {
+        let size = answers[start].dimensions();
+        let len = answers[start..]
+            .iter()
+            .take(16)
+            .take_while(|a| a.dimensions() == size)
+            .count();
+        let batch: Vec<&RgbImage> = answers[start..start + len].iter().collect();
+        out.extend(perturb_batch(
+            &proxy, &batch, epsilon, steps, step_size, &device,
+        ));
+        start += len;
     }
     out
+}
+
+fn perturb_batch(
+    proxy: &Proxy,
+    batch: &[&RgbImage],
+    epsilon: f64,
+    steps: u32,
+    step_size: f64,
+    device: &Device,
+) -> Vec<RgbImage> {
+    // Pixels in [0, 1], as `epsilon` and `step_size` are given.
+    let original = ((to_tensor(batch, device) + 1.0) / 2.0).detach();
+    let target = proxy.forward(original.clone()).detach();
+    // Start inside the ball (a keyed, reproducible start: the zero start has no gradient
+    // through the ReLUs' symmetric distance at delta = 0).
+    let mut rng = Rng::new(0xD1FF);
+    let dims = original.dims();
+    let start: Vec<f32> = (0..dims.iter().product::<usize>())
+        .map(|_| rng.range(-epsilon, epsilon) as f32 * 0.5)
+        .collect();
+    let mut x = (original.clone() + Tensor::from_data(TensorData::new(start, dims), device))
+        .clamp(0.0, 1.0)
+        .detach();
+    for _ in 0..steps {
+        let x_grad = x.clone().require_grad();
+        let distance = (proxy.forward(x_grad.clone()) - target.clone())
+            .powi_scalar(2)
+            .mean();
+        let grads = distance.backward();
+        let g = x_grad.grad(&grads).expect("the input requires a gradient");
+        let stepped = x.clone().inner() + g.sign() * step_size as f32;
+        let low = original.clone().inner() - epsilon as f32;
+        let high = original.clone().inner() + epsilon as f32;
+        let projected = stepped.max_pair(low).min_pair(high).clamp(0.0, 1.0);
+        x = Tensor::from_inner(projected).detach();
+    }
+    to_images(x.inner() * 2.0 - 1.0)
 }
 
 #[cfg(test)]

@@ -199,16 +199,14 @@ impl Plot for Likert<'_> {
             .iter()
             .flat_map(|(_, v)| (lo..=hi).map(move |k| share(v, k)))
             .fold(0.0, f64::max);
+        let y_top = (top * 1.15).max(0.05);
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(root)
             .caption(self.title, (FONT, 20))
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(64)
-            .build_cartesian_2d(
-                (lo as f64 - 0.6)..(hi as f64 + 0.6),
-                0f64..(top * 1.15).max(0.05),
-            )
+            .build_cartesian_2d((lo as f64 - 0.6)..(hi as f64 + 0.6), 0f64..y_top)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -231,6 +229,7 @@ impl Plot for Likert<'_> {
         for (i, (name, values)) in self.groups.iter().enumerate() {
             let color = PALETTE[i];
             let offset = if i == 0 { -0.2 } else { 0.2 };
+            let (mean, sd) = crate::stats::mean_and_sd(values);
             chart
                 .draw_series((lo..=hi).map(|k| {
                     let x = k as f64 + offset;
@@ -240,16 +239,10 @@ impl Plot for Likert<'_> {
                     )
                 }))
                 .map_err(err)?
-                .label(format!(
-                    "{name}: mean {:.2}, sd {:.2}",
-                    crate::stats::mean_and_sd(values).0,
-                    crate::stats::mean_and_sd(values).1
-                ))
+                .label(format!("{name}: mean {mean:.2}, sd {sd:.2}"))
                 .legend(move |(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
                 });
-            let mean = crate::stats::mean_and_sd(values).0;
-            let y_top = (top * 1.15).max(0.05);
             // A dashed vertical line: every other twentieth of the height.
             chart
                 .draw_series((0..20).step_by(2).map(|j| {

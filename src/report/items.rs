@@ -874,7 +874,7 @@ pub fn statistics_line(
     a: &stats::GroupSummary,
     b: &stats::GroupSummary,
 ) -> String {
-    use crate::sema::program::{EquivalenceBound, StatTest};
+    use crate::sema::program::StatTest;
     match test {
         StatTest::Welch => {
             let w = stats::welch(a, b);
@@ -889,11 +889,7 @@ pub fn statistics_line(
             )
         }
         StatTest::Tost => {
-            let bound = match study.bound {
-                EquivalenceBound::CohenD { d } => stats::Bound::CohenD(d),
-                EquivalenceBound::Raw { value } => stats::Bound::Raw(value),
-            };
-            let t = stats::tost(a, b, bound, study.alpha);
+            let t = stats::tost(a, b, study.bound.to_stats(), study.alpha);
             let verdict = if t.equivalent {
                 "equivalent within the bounds"
             } else {

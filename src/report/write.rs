@@ -8,6 +8,15 @@ use super::render::{html, latex, markdown};
 use super::ReportError;
 use crate::sema::program::Format;
 
+/// The report's main file in a format.
+fn main_file(format: Format) -> &'static str {
+    match format {
+        Format::Md => "report.md",
+        Format::Html => "report.html",
+        Format::Tex => "report.tex",
+    }
+}
+
 /// The files of the report, as (path relative to the report folder, bytes).
 pub fn files(doc: &Document, formats: &[Format]) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = vec![];
@@ -31,10 +40,13 @@ pub fn files(doc: &Document, formats: &[Format]) -> Vec<(PathBuf, Vec<u8>)> {
     }
     for format in formats {
         match format {
-            Format::Md => files.push(("report.md".into(), markdown::render(doc).into_bytes())),
-            Format::Html => files.push(("report.html".into(), html::render(doc).into_bytes())),
+            Format::Md => files.push((
+                main_file(*format).into(),
+                markdown::render(doc).into_bytes(),
+            )),
+            Format::Html => files.push((main_file(*format).into(), html::render(doc).into_bytes())),
             Format::Tex => {
-                files.push(("report.tex".into(), latex::render(doc).into_bytes()));
+                files.push((main_file(*format).into(), latex::render(doc).into_bytes()));
                 let provenance = doc.provenance.line();
                 for s in &doc.sections {
                     if let Content::Table(t) = &s.content {
@@ -90,14 +102,5 @@ pub fn write(doc: &Document, formats: &[Format], out: &Path) -> Result<Vec<PathB
         return Err(failed(out, e));
     }
     let _ = std::fs::remove_dir_all(&old);
-    Ok(formats
-        .iter()
-        .map(|f| {
-            out.join(match f {
-                Format::Md => "report.md",
-                Format::Html => "report.html",
-                Format::Tex => "report.tex",
-            })
-        })
-        .collect())
+    Ok(formats.iter().map(|f| out.join(main_file(*f))).collect())
 }

@@ -266,7 +266,8 @@ fn evaluate(
     // Features are computed once per image set and feature space, not once per metric.
     let mut features = Features::default();
     for (t, test) in tests.iter().enumerate() {
-        let own = to_images(&read_images(deps[t * per_test], "output")?);
+        let outputs = read_images(deps[t * per_test], "output")?;
+        let own = to_images(&outputs);
         let victim = if surrogate {
             Some(to_images(&read_images(deps[t * per_test + 1], "output")?))
         } else {
@@ -284,7 +285,6 @@ fn evaluate(
         };
         let ground_truth = style.as_ref().or(high.as_ref());
         if let (true, Some((bits, key))) = (cells.contains(&Cell::Fingerprint), fingerprint) {
-            let outputs = read_images(deps[t * per_test], "output")?;
             let read: Vec<f64> = outputs
                 .iter()
                 .map(|o| defense::bit_accuracy(o, bits, key))

@@ -151,11 +151,12 @@ pub fn read_results(path: &Path) -> Result<Vec<Row>, ReadError> {
     Ok(rows)
 }
 
-/// Reads what `heist diff` compares: a run directory, or a results file on its own.
-pub fn read_rows(path: &Path) -> Result<(Vec<Row>, Option<RunRecord>), ReadError> {
+/// Reads what `heist diff` compares: a run directory (its rows and manifest), or a results
+/// file on its own.
+pub fn read_rows(path: &Path) -> Result<(Vec<Row>, Option<Manifest>), ReadError> {
     if path.is_dir() {
         let run = read_run(path)?;
-        Ok((run.rows.clone(), Some(run)))
+        Ok((run.rows, Some(run.manifest)))
     } else if path.is_file() {
         Ok((read_results(path)?, None))
     } else {

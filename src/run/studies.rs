@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::results::Row;
-use crate::sema::program::{EquivalenceBound, Program, StatTest};
+use crate::sema::program::{Program, StatTest};
 use crate::stats::{self, GroupSummary, StatsError};
 
 /// A user study's copy of its ratings and its result rows.
@@ -98,11 +98,7 @@ pub fn user_studies(
                     ));
                 }
                 StatTest::Tost => {
-                    let bound = match study.bound {
-                        EquivalenceBound::CohenD { d } => stats::Bound::CohenD(d),
-                        EquivalenceBound::Raw { value } => stats::Bound::Raw(value),
-                    };
-                    let t = stats::tost(&a, &b, bound, study.alpha);
+                    let t = stats::tost(&a, &b, study.bound.to_stats(), study.alpha);
                     let convention = format!("TOST ±{:.3} d, {versus}", t.bound_d);
                     rows.push(row("", "tost_p", convention.clone(), t.p));
                     rows.push(row("", "tost_bound_raw", convention, t.high_raw));

@@ -697,6 +697,16 @@ pub enum EquivalenceBound {
     Raw { value: f64 },
 }
 
+impl EquivalenceBound {
+    /// The bound as the statistics library takes it.
+    pub fn to_stats(&self) -> crate::stats::Bound {
+        match *self {
+            EquivalenceBound::CohenD { d } => crate::stats::Bound::CohenD(d),
+            EquivalenceBound::Raw { value } => crate::stats::Bound::Raw(value),
+        }
+    }
+}
+
 /// Dataless black-box model comparison (Theiss et al.): distances between models' answers to
 /// probes that are not real data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -354,20 +354,11 @@ user_study raters {{
     );
     let scratch = Scratch::new(&[("study.exp", &exp)]);
     let run = scratch.path("run");
-    Heist::new()
-        .args([
-            "run",
-            scratch.path("study.exp").to_str().unwrap(),
-            "--quiet",
-            "--cache",
-        ])
-        .args([
-            scratch.path("cache").to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-        ])
-        .run()
-        .status(0);
+    support::run_experiment(
+        scratch.path("study.exp").to_str().unwrap(),
+        &scratch.path("cache"),
+        &run,
+    );
     let expected: serde_json::Value = serde_json::from_str(&read(
         &project_root().join("tests/fixtures/reference/stats/expected.json"),
     ))
@@ -431,15 +422,7 @@ fn the_committed_quickstart_report_is_what_heist_writes_from_its_run() {
 fn defended_victims_mark_their_answers_and_the_report_shows_whether_marks_transfer() {
     let scratch = Scratch::new(&[]);
     let run = scratch.path("run");
-    Heist::new()
-        .args(["run", "tests/fixtures/defenses.exp", "--quiet", "--cache"])
-        .args([
-            scratch.path("cache").to_str().unwrap(),
-            "--out",
-            run.to_str().unwrap(),
-        ])
-        .run()
-        .status(0);
+    support::run_experiment("tests/fixtures/defenses.exp", &scratch.path("cache"), &run);
     let results = read(&run.join("results.csv"));
     let value = |needle: &str| row_value(&results, needle);
     // The victim's own answers read back its fingerprint; the surrogate's are measured too.

@@ -107,10 +107,12 @@ pub fn render(doc: &Document) -> String {
         match &s.content {
             Content::Table(table) => t.push_str(&self::table(s, table, &provenance)),
             Content::Figure(_) | Content::Image { .. } => {
-                let file = match &s.content {
-                    Content::Figure(_) => format!("figures/{}.png", s.id),
-                    _ => format!("images/{}.png", s.id),
+                let folder = if matches!(s.content, Content::Figure(_)) {
+                    "figures"
+                } else {
+                    "images"
                 };
+                let file = format!("{folder}/{}.png", s.id);
                 t.push_str(&format!(
                     "\\begin{{figure}}[ht]\n\\centering\n\\includegraphics[width=0.8\\linewidth]{{{file}}}\n\\caption{{{}}}\n\\label{{fig:{}}}\n",
                     escape(&s.caption),

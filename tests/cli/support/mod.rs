@@ -132,12 +132,17 @@ pub fn shipped_experiments() -> Vec<PathBuf> {
     found
 }
 
-/// Runs `tests/fixtures/smoke.exp` (the quickstart at toy scale, seconds) with the cache
-/// `cache`, into the run directory `out`.
-pub fn smoke_run(cache: &Path, out: &Path) {
+/// Runs the experiment `file` with the cache `cache` into the run directory `out`; it must
+/// succeed.
+pub fn run_experiment(file: &str, cache: &Path, out: &Path) {
     Heist::new()
-        .args(["run", "tests/fixtures/smoke.exp", "--quiet", "--cache"])
+        .args(["run", file, "--quiet", "--cache"])
         .args([cache.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .run()
         .status(0);
+}
+
+/// Runs `tests/fixtures/smoke.exp` (the quickstart at toy scale, seconds).
+pub fn smoke_run(cache: &Path, out: &Path) {
+    run_experiment("tests/fixtures/smoke.exp", cache, out);
 }
