@@ -118,7 +118,7 @@ pub(super) fn bench_train(
     };
     let mut clock = Clock(Vec::new());
     let start = Instant::now();
-    let generator = train::train(&architecture, &training, data, 0, &device, &mut clock)
+    let generator = train::train(&architecture, &training, data, 0, &device, None, &mut clock)
         .map_err(|e| e.to_string())?;
     let mut ends = vec![start];
     ends.extend(clock.0);

@@ -23,6 +23,7 @@ use stats::{run_stats, StatName};
 
 use crate::diagnostics::{self, Diagnostic};
 use crate::engine::backend::Backend;
+use crate::engine::train::checkpoint::Checkpointing;
 use crate::metrics::extractor::Extractor;
 use crate::metrics::pixel::PixelOptions;
 use crate::stats::Bound;
@@ -135,6 +136,18 @@ enum Command {
         /// test set of the attack's evaluation).
         #[arg(long, value_name = "DATASET", requires = "attack")]
         compare: Option<String>,
+        /// Keep a checkpoint of the training here and continue from it when it exists (the
+        /// victim with --victim, the surrogate with --attack); removed when training ends.
+        #[arg(long, value_name = "PATH")]
+        checkpoint: Option<PathBuf>,
+        /// Seconds between checkpoints (0: after every step).
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = 60.0,
+            requires = "checkpoint"
+        )]
+        checkpoint_every: f64,
         #[command(flatten)]
         run: RunFlags,
     },
@@ -194,6 +207,10 @@ enum Command {
         /// The cache folder (default: $HEIST_CACHE, else ~/.cache/heist).
         #[arg(long, value_name = "DIR")]
         cache: Option<PathBuf>,
+        /// Seconds between checkpoints of a training job, which an interrupted run continues
+        /// from (0: after every step).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        checkpoint_every: f64,
         #[command(flatten)]
         run: RunFlags,
     },
@@ -422,22 +439,31 @@ pub fn run() -> ExitCode {
             out,
             grid,
             compare,
+            checkpoint,
+            checkpoint_every,
             run,
-        } => with_program(&file, run, color, |common| match (victim, attack) {
-            (Some(v), _) => train::train_victim(common, &v, &out),
-            (None, Some(a)) => train::train_attack(
-                common,
-                &train::AttackRequest {
-                    attack: &a,
-                    point,
-                    victim_weights: victim_weights.as_deref(),
-                    out: &out,
-                    grid: grid.as_deref(),
-                    compare: compare.as_deref(),
-                },
-            ),
-            (None, None) => unreachable!("clap requires one"),
-        }),
+        } => {
+            let Some(every) = seconds(checkpoint_every) else {
+                return usage("--checkpoint-every takes a number of seconds, 0 or more");
+            };
+            let checkpoint = checkpoint.map(|path| Checkpointing { path, every });
+            with_program(&file, run, color, |common| match (victim, attack) {
+                (Some(v), _) => train::train_victim(common, &v, &out, checkpoint.as_ref()),
+                (None, Some(a)) => train::train_attack(
+                    common,
+                    &train::AttackRequest {
+                        attack: &a,
+                        point,
+                        victim_weights: victim_weights.as_deref(),
+                        out: &out,
+                        grid: grid.as_deref(),
+                        compare: compare.as_deref(),
+                        checkpoint: checkpoint.as_ref(),
+                    },
+                ),
+                (None, None) => unreachable!("clap requires one"),
+            })
+        }
         Command::Query {
             file,
             victim,
@@ -464,11 +490,15 @@ pub fn run() -> ExitCode {
             jobs,
             only,
             cache,
+            checkpoint_every,
             run,
         } => {
             if jobs == 0 {
                 return usage("--jobs must be at least 1");
             }
+            let Some(checkpoint_every) = seconds(checkpoint_every) else {
+                return usage("--checkpoint-every takes a number of seconds, 0 or more");
+            };
             match program::load_for_run(&file, &to_overrides(run.overrides), color) {
                 Ok(p) => run::run_command(run::RunRequest {
                     file: &file,
@@ -478,6 +508,7 @@ pub fn run() -> ExitCode {
                     cache,
                     jobs,
                     only,
+                    checkpoint_every,
                     quiet: run.quiet,
                 }),
                 Err(code) => ExitCode::from(code),
@@ -612,6 +643,11 @@ fn with_program(
         quiet: run.quiet,
     };
     finish(command(&common), color)
+}
+
+/// A `--...-every SECONDS` value.
+fn seconds(value: f64) -> Option<std::time::Duration> {
+    (value.is_finite() && value >= 0.0).then(|| std::time::Duration::from_secs_f64(value))
 }
 
 /// A usage problem found after clap: message and exit 2.

@@ -69,6 +69,20 @@ impl Observer for Bar {
         self.bar = Some(bar);
     }
 
+    fn resumed(&mut self, step: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step);
+            bar.reset_eta();
+        }
+    }
+
+    fn warn(&mut self, message: &str) {
+        match &self.bar {
+            Some(bar) if self.shown => bar.println(format!("warning: {message}")),
+            _ => eprintln!("warning: {message}"),
+        }
+    }
+
     fn step(&mut self, step: u64, losses: &[(&'static str, f64)]) {
         if let Some(bar) = &self.bar {
             bar.set_position(step);

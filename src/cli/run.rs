@@ -32,6 +32,7 @@ pub(super) struct RunRequest<'a> {
     pub cache: Option<PathBuf>,
     pub jobs: usize,
     pub only: Vec<String>,
+    pub checkpoint_every: std::time::Duration,
     pub quiet: bool,
 }
 
@@ -198,7 +199,11 @@ impl Reporter for Progress {
 
     fn started(&self, job: &Job) -> Box<dyn Observer + '_> {
         self.overall.set_message(job.id.clone());
-        Box::new(Bar::in_group(&self.multi, &job.id, self.quiet))
+        Box::new(JobObserver {
+            bar: Bar::in_group(&self.multi, &job.id, self.quiet),
+            progress: self,
+            job: job.id.clone(),
+        })
     }
 
     fn finished(&self, job: &Job, outcome: &Outcome) {
@@ -227,6 +232,36 @@ impl Reporter for Progress {
             }
             Outcome::NotNeeded => {}
         }
+    }
+}
+
+/// A job's bar, with its resumptions and warnings in the run's log.
+struct JobObserver<'a> {
+    bar: Bar,
+    progress: &'a Progress,
+    job: String,
+}
+
+impl Observer for JobObserver<'_> {
+    fn start(&mut self, label: &str, total_steps: u64) {
+        self.bar.start(label, total_steps);
+    }
+    fn resumed(&mut self, step: u64) {
+        self.bar.resumed(step);
+        self.progress.say(
+            format!("resumed {} from its checkpoint at step {step}", self.job),
+            false,
+        );
+    }
+    fn step(&mut self, step: u64, losses: &[(&'static str, f64)]) {
+        self.bar.step(step, losses);
+    }
+    fn warn(&mut self, message: &str) {
+        self.progress
+            .say(format!("warning: {}: {message}", self.job), true);
+    }
+    fn finish(&mut self) {
+        self.bar.finish();
     }
 }
 
@@ -305,6 +340,7 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
     let options = run::Options {
         jobs: r.jobs,
         only: r.only.clone(),
+        checkpoint_every: Some(r.checkpoint_every),
     };
     let executed = match run::execute(&plan, &cx, &cache, &options, &progress) {
         Ok(e) => e,
@@ -536,6 +572,15 @@ pub(super) fn cache_status(dir: Option<&Path>) -> ExitCode {
     for (stage, (n, size)) in by_stage {
         println!("  {stage:<10} {n:>6} entries  {:>10}", bytes(size));
     }
+    let checkpoints = cache.checkpoints().unwrap_or_default();
+    if !checkpoints.is_empty() {
+        let size: u64 = checkpoints.iter().map(|c| c.1).sum();
+        println!(
+            "  {} checkpoints of unfinished training jobs, {} (the next run continues from them)",
+            checkpoints.len(),
+            bytes(size)
+        );
+    }
     ExitCode::SUCCESS
 }
 
@@ -571,6 +616,16 @@ pub(super) fn cache_gc(
             }
             n += 1;
             freed += e.size;
+        }
+    }
+    // Checkpoints of training jobs that were stopped and not rerun are pruned by the same age.
+    for (path, size, written) in cache.checkpoints().unwrap_or_default() {
+        let age = written
+            .elapsed()
+            .map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
+        if (all || age > older_than_days) && (dry_run || std::fs::remove_file(&path).is_ok()) {
+            n += 1;
+            freed += size;
         }
     }
     println!(

@@ -14,6 +14,7 @@ use crate::engine::jobs::{self, Context, JobError};
 use crate::engine::models::Generator;
 use crate::engine::samples::{grid, write_png};
 use crate::engine::train::architecture_name;
+use crate::engine::train::checkpoint::Checkpointing;
 use crate::metrics::image::Image;
 use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
 use crate::sema::program::{DataRef, Program, Task, VictimModel};
@@ -76,6 +77,7 @@ fn victim_generator(
     cx: &Context,
     name: &str,
     weights: Option<&Path>,
+    checkpoint: Option<&Checkpointing>,
     log: &mut String,
 ) -> Result<Option<Generator>, Box<Diagnostic>> {
     let VictimModel::Trained { architecture, .. } = &c.program.victims[name].model else {
@@ -88,7 +90,7 @@ fn victim_generator(
         return Ok(Some(g));
     }
     let start = Instant::now();
-    let g = jobs::train_victim(cx, name, &mut Bar::new(c.quiet))
+    let g = jobs::train_victim(cx, name, checkpoint, &mut Bar::new(c.quiet))
         .map_err(|e| job_error(&format!("training victim `{name}`"), e))?;
     let _ = writeln!(
         log,
@@ -108,8 +110,13 @@ fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), Box<Diagnosti
     Ok(())
 }
 
-/// `heist train FILE --victim NAME [--out PATH]`
-pub(super) fn train_victim(c: &Common, name: &str, out: &Path) -> Outcome {
+/// `heist train FILE --victim NAME [--out PATH] [--checkpoint PATH]`
+pub(super) fn train_victim(
+    c: &Common,
+    name: &str,
+    out: &Path,
+    checkpoint: Option<&Checkpointing>,
+) -> Outcome {
     find_victim(c.program, name)?;
     if !matches!(c.program.victims[name].model, VictimModel::Trained { .. }) {
         return Err(fail(
@@ -120,8 +127,9 @@ pub(super) fn train_victim(c: &Common, name: &str, out: &Path) -> Outcome {
     }
     let cx = context(c)?;
     let mut log = String::new();
-    let g = victim_generator(c, &cx, name, None, &mut log)?.expect("trained victim");
+    let g = victim_generator(c, &cx, name, None, checkpoint, &mut log)?.expect("trained victim");
     save(&g, out, &mut log)?;
+    remove_checkpoint(checkpoint);
     Ok(log)
 }
 
@@ -132,6 +140,15 @@ pub(super) struct AttackRequest<'a> {
     pub out: &'a Path,
     pub grid: Option<&'a Path>,
     pub compare: Option<&'a str>,
+    /// The surrogate's training checkpoint.
+    pub checkpoint: Option<&'a Checkpointing>,
+}
+
+/// Training finished and its weights are saved: the checkpoint has done its work.
+fn remove_checkpoint(checkpoint: Option<&Checkpointing>) {
+    if let Some(c) = checkpoint {
+        let _ = std::fs::remove_file(&c.path);
+    }
 }
 
 /// `heist train FILE --attack NAME`: victim (trained or loaded), queries, surrogate, and a
@@ -159,7 +176,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
     };
     let cx = context(c)?;
     let mut log = String::new();
-    let victim_g = victim_generator(c, &cx, &attack.victim, r.victim_weights, &mut log)?;
+    let victim_g = victim_generator(c, &cx, &attack.victim, r.victim_weights, None, &mut log)?;
     let mut victim = jobs::open_victim(
         &cx,
         &attack.victim,
@@ -185,9 +202,16 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
         victim.cost_usd()
     );
     let start = Instant::now();
-    let surrogate =
-        jobs::train_surrogate(&cx, attack, point, inputs, answers, &mut Bar::new(c.quiet))
-            .map_err(|e| job_error(&format!("training the surrogate of `{}`", r.attack), e))?;
+    let surrogate = jobs::train_surrogate(
+        &cx,
+        attack,
+        point,
+        inputs,
+        answers,
+        r.checkpoint,
+        &mut Bar::new(c.quiet),
+    )
+    .map_err(|e| job_error(&format!("training the surrogate of `{}`", r.attack), e))?;
     let _ = writeln!(
         log,
         "surrogate: {} with {} parameters trained in {:.1} s",
@@ -196,6 +220,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
         start.elapsed().as_secs_f64()
     );
     save(&surrogate, r.out, &mut log)?;
+    remove_checkpoint(r.checkpoint);
 
     // Victim and surrogate on held-out images.
     let held_out = DataRef {
@@ -293,7 +318,7 @@ pub(super) fn query(
     }
     let cx = context(c)?;
     let mut log = String::new();
-    let g = victim_generator(c, &cx, name, weights, &mut log)?;
+    let g = victim_generator(c, &cx, name, weights, None, &mut log)?;
     let mut victim = jobs::open_victim(&cx, name, g, 0.0, None)
         .map_err(|e| job_error(&format!("victim `{name}`"), e))?;
     let samples = cx

@@ -10,11 +10,12 @@ use image::RgbImage;
 use super::data::{self, attack_side, DataError, Sample};
 use super::models::Generator;
 use super::query::{Answer, CommandVictim, HttpVictim, LocalVictim, QueryError, Victim};
+use super::train::checkpoint::Checkpointing;
 use super::train::{self, Observer, TrainError, TrainingData};
 use crate::rng::Rng;
 use crate::sema::program::{
-    Architecture, Attack, AttackPoint, Augmentation, DataRef, Program, Task, VictimData,
-    VictimModel,
+    Architecture, Attack, AttackPoint, Augmentation, ContentLoss, DataRef, Program, Task, Training,
+    VictimData, VictimModel,
 };
 
 /// What a job needs besides its own configuration.
@@ -68,12 +69,22 @@ impl Context<'_> {
     fn resolve(&self, path: &str) -> PathBuf {
         self.base.join(path)
     }
+
+    /// `training` with the files it names taken from the experiment's folder.
+    fn with_paths(&self, training: &Training) -> Training {
+        let mut training = training.clone();
+        if let Some(ContentLoss::Vgg19 { weights, .. }) = &mut training.content_loss {
+            *weights = self.resolve(weights).to_string_lossy().into_owned();
+        }
+        training
+    }
 }
 
-/// Trains a victim declared `trained` from its own data.
+/// Trains a victim declared `trained` from its own data (continuing from `checkpoint`).
 pub fn train_victim(
     cx: &Context,
     name: &str,
+    checkpoint: Option<&Checkpointing>,
     observer: &mut dyn Observer,
 ) -> Result<Generator, JobError> {
     let victim = &cx.program.victims[name];
@@ -107,10 +118,11 @@ pub fn train_victim(
     };
     Ok(train::train(
         architecture,
-        training,
+        &cx.with_paths(training),
         data,
         *seed,
         &cx.device,
+        checkpoint,
         observer,
     )?)
 }
@@ -203,6 +215,7 @@ pub fn train_surrogate(
     point: &AttackPoint,
     inputs: Vec<RgbImage>,
     answers: Vec<RgbImage>,
+    checkpoint: Option<&Checkpointing>,
     observer: &mut dyn Observer,
 ) -> Result<Generator, JobError> {
     let a = &attack.surrogate.architecture;
@@ -219,10 +232,11 @@ pub fn train_surrogate(
     };
     Ok(train::train(
         a,
-        &attack.surrogate.training,
+        &cx.with_paths(&attack.surrogate.training),
         data,
         point.seed,
         &cx.device,
+        checkpoint,
         observer,
     )?)
 }

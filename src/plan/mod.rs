@@ -21,15 +21,17 @@ pub use fingerprint::{check_paths, MissingPath};
 use crate::engine::backend::Backend;
 use crate::run::cache::Key;
 use crate::sema::program::{
-    Cell, DataRef, Evaluation, GroundTruth, Program, VictimData, VictimModel,
+    Cell, ContentLoss, DataRef, Evaluation, GroundTruth, Program, Training, VictimData, VictimModel,
 };
 
 /// Code versions of the stages: bump one when its computation changes, so that its cached
 /// results (and everything built on them) are computed again.
 pub mod versions {
-    pub const VICTIM: u32 = 1;
+    // 2: saved weights include the last step's BatchNorm statistics; SRGAN's VGG19 content loss.
+    pub const VICTIM: u32 = 2;
     pub const QUERIES: u32 = 1;
-    pub const SURROGATE: u32 = 1;
+    // 2: saved weights include the last step's BatchNorm statistics.
+    pub const SURROGATE: u32 = 2;
     pub const OUTPUTS: u32 = 1;
     pub const EVALUATE: u32 = 1;
 }
@@ -129,6 +131,8 @@ struct Builder<'a> {
     by_key: BTreeMap<Key, usize>,
     data: BTreeMap<DataRef, Value>,
     victims: BTreeMap<String, (Value, Vec<usize>)>,
+    /// SHA-256 of files recipes read, by path (each read once).
+    files: BTreeMap<String, String>,
 }
 
 impl Builder<'_> {
@@ -162,6 +166,20 @@ impl Builder<'_> {
         Ok(v)
     }
 
+    /// The contents of the files a training recipe reads (a perceptual loss's weights) join
+    /// its job's configuration: other weights under the same name train another model.
+    fn training_files(&mut self, training: &Training, config: &mut Value) -> Result<(), PlanError> {
+        if let Some(ContentLoss::Vgg19 { weights, .. }) = &training.content_loss {
+            let sha = match self.files.get(weights) {
+                Some(sha) => sha.clone(),
+                None => fingerprint::file(&self.base.join(weights), "VGG19 weights")?,
+            };
+            self.files.insert(weights.clone(), sha.clone());
+            config["content_weights"] = sha.into();
+        }
+        Ok(())
+    }
+
     /// The victim as its answers depend on it: trained (its job, a dependency), the weights
     /// file's contents, or the external program's address, and the defences on its answers.
     fn victim(&mut self, name: &str) -> Result<(Value, Vec<usize>), PlanError> {
@@ -190,13 +208,15 @@ impl Builder<'_> {
                     }
                     VictimData::Paired { pairs } => json!({"pairs": self.data(pairs)?}),
                 };
+                let mut config = json!({
+                    "architecture": architecture, "training": training, "seed": seed,
+                    "data": data, "backend": backend,
+                });
+                self.training_files(training, &mut config)?;
                 let spec = Spec {
                     stage: "victim".into(),
                     version: versions::VICTIM,
-                    config: json!({
-                        "architecture": architecture, "training": training, "seed": seed,
-                        "data": data, "backend": backend,
-                    }),
+                    config,
                     inputs: BTreeMap::new(),
                 };
                 let job = self.add(
@@ -263,15 +283,17 @@ impl Builder<'_> {
     fn surrogate(&mut self, attack: &str, point: usize) -> Result<usize, PlanError> {
         let query = self.query(attack, point)?;
         let a = &self.program.attacks[attack];
+        let mut config = json!({
+            "architecture": a.surrogate.architecture,
+            "training": a.surrogate.training,
+            "seed": a.points[point].seed,
+            "backend": self.backend.name(),
+        });
+        self.training_files(&a.surrogate.training, &mut config)?;
         let spec = Spec {
             stage: "surrogate".into(),
             version: versions::SURROGATE,
-            config: json!({
-                "architecture": a.surrogate.architecture,
-                "training": a.surrogate.training,
-                "seed": a.points[point].seed,
-                "backend": self.backend.name(),
-            }),
+            config,
             inputs: BTreeMap::from([("queries".to_string(), self.key(query))]),
         };
         Ok(self.add(
@@ -449,6 +471,7 @@ pub fn plan(program: &Program, base: &Path, backend: Backend) -> Result<Plan, Pl
         by_key: BTreeMap::new(),
         data: BTreeMap::new(),
         victims: BTreeMap::new(),
+        files: BTreeMap::new(),
     };
     for (name, e) in &program.evaluations {
         let victims: std::collections::BTreeSet<&String> = e

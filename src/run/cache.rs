@@ -75,7 +75,7 @@ pub enum Lookup {
 }
 
 /// The store under `root` (`objects/` for entries, `tmp/` for entries being written,
-/// `locks/` for per-key locks).
+/// `locks/` for per-key locks, `checkpoints/` for training jobs not finished yet).
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -83,7 +83,7 @@ pub struct Cache {
 
 impl Cache {
     pub fn open(root: &Path) -> io::Result<Cache> {
-        for sub in ["objects", "tmp", "locks"] {
+        for sub in ["objects", "tmp", "locks", "checkpoints"] {
             fs::create_dir_all(root.join(sub))?;
         }
         Ok(Cache {
@@ -295,6 +295,27 @@ impl Cache {
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Where the training job of `key` keeps its checkpoint until its entry is stored.
+    pub fn checkpoint(&self, key: &Key) -> PathBuf {
+        self.root
+            .join("checkpoints")
+            .join(format!("{}.ckpt", key.0))
+    }
+
+    /// The checkpoints of unfinished training jobs: path, size in bytes, time of writing.
+    pub fn checkpoints(&self) -> io::Result<Vec<(PathBuf, u64, std::time::SystemTime)>> {
+        let mut out = vec![];
+        for entry in fs::read_dir(self.root.join("checkpoints"))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "ckpt") {
+                let m = fs::metadata(&path)?;
+                out.push((path, m.len(), m.modified()?));
+            }
+        }
+        out.sort();
         Ok(out)
     }
 

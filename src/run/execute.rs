@@ -12,6 +12,7 @@ use crate::engine::jobs::{self, Context, JobError};
 use crate::engine::models::Generator;
 use crate::engine::query::Victim;
 use crate::engine::samples::png_bytes;
+use crate::engine::train::checkpoint::Checkpointing;
 use crate::engine::train::Observer;
 use crate::metrics::extractor::Extractor as FeatureSpace;
 use crate::metrics::features::FeatureMatrix;
@@ -54,18 +55,20 @@ impl Failure {
     }
 }
 
-/// Runs `job` with the entries of its dependencies (in `job.deps` order).
+/// Runs `job` with the entries of its dependencies (in `job.deps` order); a training job keeps
+/// its `checkpoint`.
 pub fn run(
     cx: &Context,
     job: &Job,
     deps: &[&Entry],
+    checkpoint: Option<&Checkpointing>,
     observer: &mut dyn Observer,
 ) -> Result<Artefacts, Failure> {
     let program = cx.program;
     let start = Instant::now();
     let mut artefacts = match &job.work {
         Work::TrainVictim { victim } => {
-            let g = jobs::train_victim(cx, victim, observer)?;
+            let g = jobs::train_victim(cx, victim, checkpoint, observer)?;
             weights(&g)?
         }
         Work::Query { attack, point } => {
@@ -102,7 +105,15 @@ pub fn run(
             let entry = deps[0];
             let inputs = read_images(entry, "input")?;
             let answers = read_images(entry, "answer")?;
-            let g = jobs::train_surrogate(cx, a, &a.points[*point], inputs, answers, observer)?;
+            let g = jobs::train_surrogate(
+                cx,
+                a,
+                &a.points[*point],
+                inputs,
+                answers,
+                checkpoint,
+                observer,
+            )?;
             weights(&g)?
         }
         Work::Outputs { model, data } => {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::results::convention;
 use super::{Executed, Outcome};
 use crate::plan::Plan;
-use crate::sema::program::{Program, VictimModel};
+use crate::sema::program::{Architecture, ContentLoss, Program, VictimModel};
 
 /// The format of run directories this heist writes and reads: results.csv's columns and the
 /// manifest's fields. Bump it when either changes incompatibly.
@@ -95,6 +95,23 @@ pub fn conventions(program: &Program) -> BTreeMap<String, String> {
     for (name, e) in &program.evaluations {
         for m in &e.metrics {
             c.insert(format!("{name}.{}", m.name()), convention(m));
+        }
+    }
+    // Which content loss each SRGAN trained with: the paper's VGG54 needs weights the user has.
+    for (name, v) in &program.victims {
+        if let VictimModel::Trained {
+            architecture: Architecture::Srgan(_),
+            training,
+            ..
+        } = &v.model
+        {
+            let loss = match &training.content_loss {
+                Some(ContentLoss::Vgg19 { weights, layer }) => format!(
+                    "MSE of VGG19 {layer} features rescaled by 1/12.75 (Ledig et al. 2017), torchvision weights {weights}"
+                ),
+                _ => "pixel MSE: no VGG19 weights declared (the paper's VGG54 loss needs content_loss = vgg19(weights = ...))".to_string(),
+            };
+            c.insert(format!("{name}.content_loss"), loss);
         }
     }
     c

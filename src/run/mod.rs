@@ -13,11 +13,12 @@ pub mod studies;
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cache::{Cache, Entry, Lookup};
 
 use crate::engine::jobs::Context;
+use crate::engine::train::checkpoint::Checkpointing;
 use crate::engine::train::Observer;
 use crate::plan::{remember, Job, Plan, Work};
 
@@ -28,6 +29,8 @@ pub struct Options {
     pub jobs: usize,
     /// `--only` patterns (empty: everything).
     pub only: Vec<String>,
+    /// At most this long between checkpoints of a training job (`None`: keep none).
+    pub checkpoint_every: Option<Duration>,
 }
 
 /// What happened to a job.
@@ -189,7 +192,19 @@ pub fn execute(
     let wake = Condvar::new();
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
-            scope.spawn(|| worker(plan, cx, cache, reporter, &dependents, &runs, &state, &wake));
+            scope.spawn(|| {
+                worker(
+                    plan,
+                    cx,
+                    cache,
+                    options,
+                    reporter,
+                    &dependents,
+                    &runs,
+                    &state,
+                    &wake,
+                )
+            });
         }
     });
     let state = state.into_inner().expect("no worker panicked");
@@ -204,6 +219,7 @@ fn worker(
     plan: &Plan,
     cx: &Context,
     cache: &Cache,
+    options: &Options,
     reporter: &dyn Reporter,
     dependents: &[Vec<usize>],
     runs: &[bool],
@@ -230,7 +246,7 @@ fn worker(
             }
         };
         let job = &plan.jobs[i];
-        let (outcome, entry) = run_one(plan, cx, cache, reporter, job, &deps);
+        let (outcome, entry) = run_one(plan, cx, cache, options, reporter, job, &deps);
         reporter.finished(job, &outcome);
         let mut s = state.lock().expect("state lock");
         s.running -= 1;
@@ -263,11 +279,14 @@ fn worker(
     }
 }
 
-/// Runs one job under its key's lock (another run may have computed it meanwhile).
+/// Runs one job under its key's lock (another run may have computed it meanwhile). A training
+/// job keeps a checkpoint in the cache while it runs, continues from it after an interruption,
+/// and removes it once its entry is stored.
 fn run_one(
     plan: &Plan,
     cx: &Context,
     cache: &Cache,
+    options: &Options,
     reporter: &dyn Reporter,
     job: &Job,
     deps: &[Entry],
@@ -284,9 +303,20 @@ fn run_one(
     }
     let start = Instant::now();
     let deps: Vec<&Entry> = deps.iter().collect();
+    let trains = matches!(
+        job.work,
+        Work::TrainVictim { .. } | Work::TrainSurrogate { .. }
+    );
+    let checkpoint = options
+        .checkpoint_every
+        .filter(|_| trains)
+        .map(|every| Checkpointing {
+            path: cache.checkpoint(&job.key),
+            every,
+        });
     let result = {
         let mut observer = reporter.started(job);
-        let result = execute::run(cx, job, &deps, observer.as_mut());
+        let result = execute::run(cx, job, &deps, checkpoint.as_ref(), observer.as_mut());
         observer.finish();
         result
     };
@@ -306,6 +336,9 @@ fn run_one(
                 remember(cache, &plan.experiment, &job.id, &job.spec)?;
                 Ok(e)
             });
+            if let (Ok(_), Some(c)) = (&stored, &checkpoint) {
+                let _ = std::fs::remove_file(&c.path);
+            }
             match stored {
                 Ok(e) => (
                     Outcome::Ran {

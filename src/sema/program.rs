@@ -337,6 +337,45 @@ pub enum ContentLoss {
     Vgg19 { weights: String, layer: String },
 }
 
+/// Convolutions per block of VGG19 (configuration E); a 2x2 max pool follows each block.
+pub const VGG19_BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
+
+/// A layer of VGG19's features: the `index`-th convolution (0-based, of 16), before or after
+/// its ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vgg19Layer {
+    pub convolutions: usize,
+    pub activated: bool,
+}
+
+impl Vgg19Layer {
+    /// `relu5_4`, `conv2_2`, ...: block and convolution counted from 1, as in the papers.
+    pub fn parse(name: &str) -> Result<Vgg19Layer, String> {
+        let bad = || {
+            format!(
+                "`{name}` is not a VGG19 layer: write reluB_C or convB_C with block B in 1..5 and C in 1..{{2, 2, 4, 4, 4}} (SRGAN's VGG54 is relu5_4, VGG22 relu2_2)"
+            )
+        };
+        let (activated, rest) = match (name.strip_prefix("relu"), name.strip_prefix("conv")) {
+            (Some(rest), _) => (true, rest),
+            (_, Some(rest)) => (false, rest),
+            _ => return Err(bad()),
+        };
+        let (block, conv) = rest.split_once('_').ok_or_else(bad)?;
+        let (block, conv): (usize, usize) = (
+            block.parse().map_err(|_| bad())?,
+            conv.parse().map_err(|_| bad())?,
+        );
+        if !(1..=5).contains(&block) || !(1..=VGG19_BLOCKS[block - 1]).contains(&conv) {
+            return Err(bad());
+        }
+        Ok(Vgg19Layer {
+            convolutions: VGG19_BLOCKS[..block - 1].iter().sum::<usize>() + conv,
+            activated,
+        })
+    }
+}
+
 /// A training recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Training {

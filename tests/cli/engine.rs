@@ -354,36 +354,85 @@ fn a_missing_dataset_folder_stops_training_with_its_path() {
     assert!(!scratch.path("w.safetensors").exists());
 }
 
-#[test]
-fn a_declared_vgg19_content_loss_is_refused_not_replaced_silently() {
+/// tiny.exp's SRGAN victim with the VGG19 content loss on `weights` (relu2_2: the parity
+/// fixture holds torchvision's features up to there).
+fn with_vgg19_loss(scratch_files: &[(&str, &[u8])]) -> (Scratch, String) {
     let tiny =
         std::fs::read_to_string(crate::support::project_root().join("tests/fixtures/tiny.exp"))
             .unwrap()
             .replace(
                 "content_loss = pixel",
-                "content_loss = vgg19(weights = \"vgg19.pth\")",
+                "content_loss = vgg19(weights = \"vgg19.pth\", layer = \"relu2_2\")",
             );
-    let scratch = Scratch::new(&[("tiny.exp", &tiny), ("vgg19.pth", "not read")]);
-    let out = Heist::new()
+    let scratch = Scratch::new(&[("tiny.exp", &tiny)]);
+    for (name, bytes) in scratch_files {
+        scratch.write(name, bytes);
+    }
+    let exp = scratch.path("tiny.exp").to_str().unwrap().to_string();
+    (scratch, exp)
+}
+
+#[test]
+fn srgan_trains_with_the_vgg19_content_loss_on_the_users_weights() {
+    let vgg = std::fs::read(
+        crate::support::project_root().join("tests/fixtures/vgg19/vgg19_to_relu2_2.pth"),
+    )
+    .unwrap();
+    let (scratch, exp) = with_vgg19_loss(&[("vgg19.pth", &vgg)]);
+    let perceptual = scratch.path("vgg.safetensors");
+    Heist::new()
+        .args(["train", &exp, "--victim", "upscaler", "--quiet"])
+        .args(["--out", perceptual.to_str().unwrap()])
+        .run()
+        .status(0);
+    let pixel = scratch.path("pixel.safetensors");
+    train(
+        &["--victim", "upscaler", "--out", pixel.to_str().unwrap()],
+        "2",
+    );
+    let (perceptual, pixel) = (
+        std::fs::read(perceptual).unwrap(),
+        std::fs::read(pixel).unwrap(),
+    );
+    assert_eq!(perceptual.len(), pixel.len(), "the same generator");
+    assert!(
+        perceptual != pixel,
+        "the content loss changes what the generator learns"
+    );
+
+    // A deeper layer than the file holds is refused by name before training.
+    let deeper = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace("relu2_2", "relu3_1");
+    std::fs::write(&exp, deeper).unwrap();
+    Heist::new()
+        .args(["train", &exp, "--victim", "upscaler", "--quiet"])
         .args([
-            "train",
-            scratch.path("tiny.exp").to_str().unwrap(),
-            "--victim",
-            "upscaler",
-            "--quiet",
+            "--out",
+            scratch.path("deeper.safetensors").to_str().unwrap(),
         ])
+        .run()
+        .status(1)
+        .stderr_has("`features.10.weight` is missing");
+    assert!(!scratch.path("deeper.safetensors").exists());
+}
+
+#[test]
+fn damaged_vgg19_weights_stop_training_with_the_file_named() {
+    let (scratch, exp) = with_vgg19_loss(&[("vgg19.pth", b"not a state dict")]);
+    let out = Heist::new()
+        .args(["train", &exp, "--victim", "upscaler", "--quiet"])
         .args(["--out", scratch.path("w.safetensors").to_str().unwrap()])
         .run()
         .status(1);
     assert!(
-        out.stderr
-            .contains("VGG19 perceptual content loss is declared"),
+        out.stderr.contains("VGG19 content loss") && out.stderr.contains("vgg19.pth"),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("content_loss = pixel"),
-        "{}",
+        out.stderr.contains("torchvision"),
+        "the help says which weights: {}",
         out.stderr
     );
     assert!(!scratch.path("w.safetensors").exists());

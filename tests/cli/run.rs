@@ -165,6 +165,80 @@ fn a_run_measures_all_three_settings_reruns_from_the_cache_and_resumes_after_kil
     );
 }
 
+/// The weights file of the one training entry in `cache`.
+fn trained_weights(cache: &Path) -> Vec<u8> {
+    let mut found = vec![];
+    for shard in std::fs::read_dir(cache.join("objects")).unwrap().flatten() {
+        for entry in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            if let Ok(bytes) = std::fs::read(entry.path().join("weights.safetensors")) {
+                found.push(bytes);
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "one trained model in the cache");
+    found.remove(0)
+}
+
+fn checkpoints(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("checkpoints")).map_or(0, |d| {
+        d.flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "ckpt"))
+            .count()
+    })
+}
+
+#[test]
+fn a_training_job_killed_midway_continues_from_its_checkpoint() {
+    let scratch = Scratch::new(&[]);
+    let args = ["--only", "victim/monet", "--set", "steps=300"];
+    let whole = scratch.path("whole");
+    run(TINY, &whole, &scratch.path("out-whole"), &args).status(0);
+    let expected = trained_weights(&whole);
+    assert_eq!(
+        checkpoints(&whole),
+        0,
+        "a finished job leaves no checkpoint"
+    );
+
+    let cache = scratch.path("cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
+        .args(["run", TINY, "--quiet", "--cache", cache.to_str().unwrap()])
+        .args(["--out", scratch.path("out").to_str().unwrap()])
+        .args(args)
+        .args(["--checkpoint-every", "0"])
+        .current_dir(project_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while checkpoints(&cache) == 0 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(entries(&cache), 0, "killed while training");
+    assert_eq!(checkpoints(&cache), 1);
+
+    let again = Heist::new()
+        .args(["run", TINY, "--cache", cache.to_str().unwrap()])
+        .args(["--out", scratch.path("out").to_str().unwrap()])
+        .args(args)
+        .run()
+        .status(0)
+        .stderr_has("resumed victim/monet from its checkpoint at step ");
+    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
+    assert!(
+        trained_weights(&cache) == expected,
+        "resumed = uninterrupted, bit for bit"
+    );
+    assert_eq!(
+        checkpoints(&cache),
+        0,
+        "the checkpoint is removed once the entry is stored"
+    );
+}
+
 #[test]
 fn plan_says_what_is_cached_and_what_a_change_reruns() {
     let scratch = Scratch::new(&[]);

@@ -7,6 +7,7 @@ pub mod patchgan;
 pub mod pix2pix;
 pub mod srresnet;
 pub mod ugatit;
+pub mod vgg19;
 
 use std::path::Path;
 
@@ -122,9 +123,11 @@ impl Generator {
         }
     }
 
-    /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name.
+    /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name. BatchNorm's
+    /// running statistics hold their latest update aside until the next forward pass;
+    /// [`Generator::valid`] folds it in, so the file is the model as trained.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        match self {
+        match &self.valid() {
             Generator::Unet(g) => snapshot_bytes(g),
             Generator::Resnet(g) => snapshot_bytes(g),
             Generator::Ugatit(g) => snapshot_bytes(g),
@@ -189,7 +192,7 @@ impl Generator {
     }
 }
 
-fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
+pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
     let mut tensors: Vec<NamedTensor> = module
         .collect(None, None, false)
         .iter()

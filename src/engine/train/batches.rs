@@ -6,11 +6,13 @@ use burn::tensor::{Device, Tensor};
 use image::imageops;
 use image::RgbImage;
 
+use super::checkpoint::State;
 use crate::engine::tensors::to_tensor;
 use crate::rng::Rng;
 
 /// (input, target) training pairs, batch by batch: matching random crops (the input's crop is
 /// `crop`, the target is `scale` times larger) and flips.
+#[derive(Clone)]
 pub struct PairedBatches {
     inputs: Vec<RgbImage>,
     targets: Vec<RgbImage>,
@@ -61,10 +63,22 @@ impl PairedBatches {
         let b: Vec<&RgbImage> = pairs.iter().map(|p| &p.1).collect();
         (to_tensor(&a, &self.device), to_tensor(&b, &self.device))
     }
+
+    pub fn save(&self, state: &mut State) {
+        state.put_epochs("batches.epochs", &self.epochs);
+        state.put_rng("batches.rng", &self.rng);
+    }
+
+    pub fn restore(&mut self, state: &State) -> Result<(), String> {
+        self.epochs = state.epochs("batches.epochs", self.inputs.len())?;
+        self.rng = state.rng("batches.rng")?;
+        Ok(())
+    }
 }
 
 /// Images of two domains without pairs, batch by batch: independent epochs, random crops to
 /// `size` and flips.
+#[derive(Clone)]
 pub struct UnpairedBatches {
     a: Vec<RgbImage>,
     b: Vec<RgbImage>,
@@ -106,6 +120,23 @@ impl UnpairedBatches {
         };
         (crops(&self.a, &picks_a), crops(&self.b, &picks_b))
     }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn save(&self, state: &mut State) {
+        state.put_epochs("batches.epochs_a", &self.epochs_a);
+        state.put_epochs("batches.epochs_b", &self.epochs_b);
+        state.put_rng("batches.rng", &self.rng);
+    }
+
+    pub fn restore(&mut self, state: &State) -> Result<(), String> {
+        self.epochs_a = state.epochs("batches.epochs_a", self.a.len())?;
+        self.epochs_b = state.epochs("batches.epochs_b", self.b.len())?;
+        self.rng = state.rng("batches.rng")?;
+        Ok(())
+    }
 }
 
 /// Endless shuffled passes over `n` examples.
@@ -124,6 +155,31 @@ impl Epochs {
             next: n,
             rng,
         }
+    }
+
+    /// `[next, generator state, order...]`, for checkpoints.
+    pub fn to_numbers(&self) -> Vec<u64> {
+        let mut numbers = vec![self.next as u64, self.rng.state()];
+        numbers.extend(self.order.iter().map(|&i| i as u64));
+        numbers
+    }
+
+    /// The epochs [`Epochs::to_numbers`] wrote, if they are a pass over `n` examples.
+    pub fn from_numbers(numbers: &[u64], n: usize) -> Option<Epochs> {
+        let (&next, rest) = numbers.split_first()?;
+        let (&state, order) = rest.split_first()?;
+        let order: Vec<usize> = order.iter().map(|&i| i as usize).collect();
+        let mut seen = vec![false; n];
+        for &i in &order {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return None;
+            }
+        }
+        (order.len() == n && next as usize <= n).then(|| Epochs {
+            order,
+            next: next as usize,
+            rng: Rng::new(state),
+        })
     }
 
     /// The next `count` example indices.

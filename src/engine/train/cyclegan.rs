@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use super::batches::UnpairedBatches;
+use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{l1, least_squares};
 use super::pool::ImagePool;
 use super::{check_sizes, Recipe, TrainError, Trainer};
@@ -68,23 +69,29 @@ impl CycleGanTrainer {
             )
         };
         Ok(CycleGanTrainer {
-            g: initialise(
-                Generators {
-                    a_to_b: generator(),
-                    b_to_a: generator(),
-                },
-                Init::Normal002,
-                seed,
-                &[],
+            g: stable_ids(
+                initialise(
+                    Generators {
+                        a_to_b: generator(),
+                        b_to_a: generator(),
+                    },
+                    Init::Normal002,
+                    seed,
+                    &[],
+                ),
+                "g",
             ),
-            d: initialise(
-                Discriminators {
-                    a: discriminator(),
-                    b: discriminator(),
-                },
-                Init::Normal002,
-                seed ^ 0xD,
-                &[],
+            d: stable_ids(
+                initialise(
+                    Discriminators {
+                        a: discriminator(),
+                        b: discriminator(),
+                    },
+                    Init::Normal002,
+                    seed ^ 0xD,
+                    &[],
+                ),
+                "d",
             ),
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
@@ -155,5 +162,27 @@ impl Trainer for CycleGanTrainer {
 
     fn generator(&self) -> Generator {
         Generator::Resnet(self.g.a_to_b.clone())
+    }
+
+    fn save(&self, state: &mut State) {
+        Networks::save(state, &self.g, &self.d, &self.opt_g, &self.opt_d);
+        state.put_tensors("pool_a", self.pool_a.images());
+        state.put_tensors("pool_b", self.pool_b.images());
+        self.batches.save(state);
+        state.put_rng("pool", &self.rng);
+    }
+
+    fn restore(&mut self, state: &State) -> Result<(), String> {
+        let n = Networks::restore(state, &self.g, &self.d, || self.recipe.adam())?;
+        let mut batches = self.batches.clone();
+        let device = self.batches.device().clone();
+        let capacity = self.recipe.training.pool_size.unwrap_or(0) as usize;
+        let pool_a = ImagePool::restore(capacity, state.tensors("pool_a", &device)?);
+        let pool_b = ImagePool::restore(capacity, state.tensors("pool_b", &device)?);
+        batches.restore(state)?;
+        let rng = state.rng("pool")?;
+        (self.g, self.d, self.opt_g, self.opt_d) = (n.g, n.d, n.opt_g, n.opt_d);
+        (self.pool_a, self.pool_b, self.batches, self.rng) = (pool_a, pool_b, batches, rng);
+        Ok(())
     }
 }

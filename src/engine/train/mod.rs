@@ -5,6 +5,7 @@
 //! [`Rng`], so the CPU default is bitwise reproducible.
 
 pub mod batches;
+pub mod checkpoint;
 mod cyclegan;
 pub mod losses;
 mod pix2pix;
@@ -17,9 +18,13 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use std::time::Instant;
+
+use checkpoint::{Checkpointing, State};
+
 use crate::engine::models::Generator;
 use crate::rng::Rng;
-use crate::sema::program::{Architecture, ContentLoss, Length, Schedule, Training};
+use crate::sema::program::{Architecture, Length, Schedule, Training};
 
 /// The examples a model learns from.
 pub enum TrainingData {
@@ -120,7 +125,15 @@ impl Recipe {
 /// Sees every step of a training run (progress bars, logs, tests).
 pub trait Observer {
     fn start(&mut self, _label: &str, _total_steps: u64) {}
+    /// Training continues from a checkpoint after `step` steps.
+    fn resumed(&mut self, _step: u64) {}
     fn step(&mut self, _step: u64, _losses: &[(&'static str, f64)]) {}
+    /// Something the user should know that does not stop training.
+    fn warn(&mut self, _message: &str) {}
+    /// Asked after every step: stop here (a checkpoint is written first when one is kept).
+    fn interrupted(&self) -> bool {
+        false
+    }
     fn finish(&mut self) {}
 }
 
@@ -139,8 +152,13 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Data(String),
-    #[error("{0}")]
-    Unsupported(String),
+    /// The VGG19 weights of a perceptual content loss cannot be used.
+    #[error("the VGG19 content loss: {0}")]
+    ContentWeights(String),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("training was interrupted after step {step}; its checkpoint is {path}")]
+    Interrupted { step: u64, path: String },
 }
 
 impl TrainError {
@@ -150,9 +168,13 @@ impl TrainError {
                 "lower the learning rate, check the training images, or change the seed; nothing was saved from this run"
             }
             TrainError::Data(_) => "check the dataset the model trains on",
-            TrainError::Unsupported(_) => {
-                "write `content_loss = pixel` in the training recipe (the pixel MSE content loss)"
+            TrainError::ContentWeights(_) => {
+                "give torchvision's VGG19 weights (vgg19-dcbb9e9d.pth, or a .safetensors with its keys) in `vgg19(weights = ...)`, or write `content_loss = pixel`"
             }
+            TrainError::Checkpoint(_) => {
+                "check the disk space and permissions of the checkpoint's folder"
+            }
+            TrainError::Interrupted { .. } => "run the same command again to continue from it",
         }
     }
 }
@@ -164,25 +186,27 @@ trait Trainer {
     fn step(&mut self, step: u64) -> Vec<(&'static str, Tensor<1>)>;
     /// The trained generator, for inference.
     fn generator(&self) -> Generator;
+    /// Everything the next step depends on besides the recipe and the data.
+    fn save(&self, state: &mut State);
+    /// Continues from a checkpoint [`Trainer::save`] wrote for the same recipe and data; all
+    /// or nothing: on an error the trainer is as it was.
+    fn restore(&mut self, state: &State) -> Result<(), String>;
 }
 
-/// Trains `architecture` on `data` with `training`, from `seed` alone.
+/// Trains `architecture` on `data` with `training`, from `seed` alone. With `checkpoint`,
+/// training continues from the checkpoint found there and writes one at most every
+/// `checkpoint.every` (the weights are the same either way, bit for bit, on the CPU default).
 pub fn train(
     architecture: &Architecture,
     training: &Training,
     data: TrainingData,
     seed: u64,
     device: &Device,
+    checkpoint: Option<&Checkpointing>,
     observer: &mut dyn Observer,
 ) -> Result<Generator, TrainError> {
     if data.examples() == 0 {
         return Err(TrainError::Data("the training set is empty".into()));
-    }
-    // Declared but not implemented: refuse rather than silently train with another loss.
-    if let Some(ContentLoss::Vgg19 { .. }) = &training.content_loss {
-        return Err(TrainError::Unsupported(
-            "the VGG19 perceptual content loss is declared, but this heist does not implement it yet".into(),
-        ));
     }
     let recipe = Recipe::new(training, data.examples());
     let device = device.clone().autodiff();
@@ -221,8 +245,14 @@ pub fn train(
             )))
         }
     };
-    observer.start(architecture_name(architecture), recipe.total_steps());
-    for step in 0..recipe.total_steps() {
+    let label = architecture_name(architecture);
+    observer.start(label, recipe.total_steps());
+    let first = match checkpoint {
+        Some(c) => resume(trainer.as_mut(), c, label, recipe.total_steps(), observer)?,
+        None => 0,
+    };
+    let mut saved = Instant::now();
+    for step in first..recipe.total_steps() {
         let losses = trainer.step(step);
         let values: Vec<(&'static str, f64)> = losses
             .iter()
@@ -233,9 +263,68 @@ pub fn train(
             return Err(e);
         }
         observer.step(step + 1, &values);
+        let last = step + 1 == recipe.total_steps();
+        let stop = !last && observer.interrupted();
+        if let Some(c) = checkpoint.filter(|c| !last && (stop || saved.elapsed() >= c.every)) {
+            let mut state = State::new(step + 1, label);
+            trainer.save(&mut state);
+            state.save(&c.path)?;
+            saved = Instant::now();
+        }
+        if stop {
+            observer.finish();
+            return Err(TrainError::Interrupted {
+                step: step + 1,
+                path: checkpoint
+                    .map(|c| c.path.display().to_string())
+                    .unwrap_or_else(|| "not kept".into()),
+            });
+        }
     }
     observer.finish();
     Ok(trainer.generator())
+}
+
+/// Restores `trainer` from the checkpoint at `c.path` if there is a usable one; the step to
+/// continue from. A damaged or foreign checkpoint is reported, removed, and training starts
+/// over: it only ever saves time.
+fn resume(
+    trainer: &mut dyn Trainer,
+    c: &Checkpointing,
+    label: &str,
+    total_steps: u64,
+    observer: &mut dyn Observer,
+) -> Result<u64, TrainError> {
+    let state = match State::load(&c.path) {
+        Ok(None) => return Ok(0),
+        Ok(Some(state)) => state,
+        Err(e) => {
+            observer.warn(&format!("{e}; training starts again from step 0"));
+            let _ = std::fs::remove_file(&c.path);
+            return Ok(0);
+        }
+    };
+    let unusable = if state.label != label {
+        Some(format!("it is of a {} run, not {label}", state.label))
+    } else if state.step >= total_steps {
+        Some(format!("it is at step {} of {total_steps}", state.step))
+    } else {
+        trainer.restore(&state).err()
+    };
+    match unusable {
+        None => {
+            observer.resumed(state.step);
+            Ok(state.step)
+        }
+        Some(why) => {
+            observer.warn(&format!(
+                "checkpoint {} cannot be used ({why}); training starts again from step 0",
+                c.path.display()
+            ));
+            let _ = std::fs::remove_file(&c.path);
+            Ok(0)
+        }
+    }
 }
 
 /// The first loss that is NaN or infinite stops training, named with its step.

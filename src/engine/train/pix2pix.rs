@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use super::batches::PairedBatches;
+use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{bce_with_logits, l1};
 use super::{check_sizes, Recipe, TrainError, Trainer};
 use crate::engine::models::patchgan::{Norm, PatchGan};
@@ -56,8 +57,8 @@ impl Pix2PixTrainer {
             &[],
         );
         Ok(Pix2PixTrainer {
-            g,
-            d,
+            g: stable_ids(g, "g"),
+            d: stable_ids(d, "d"),
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
             recipe: recipe.clone(),
@@ -108,5 +109,21 @@ impl Trainer for Pix2PixTrainer {
 
     fn generator(&self) -> Generator {
         Generator::Unet(self.g.clone())
+    }
+
+    fn save(&self, state: &mut State) {
+        Networks::save(state, &self.g, &self.d, &self.opt_g, &self.opt_d);
+        self.batches.save(state);
+        state.put_rng("dropout", &self.rng);
+    }
+
+    fn restore(&mut self, state: &State) -> Result<(), String> {
+        let n = Networks::restore(state, &self.g, &self.d, || self.recipe.adam())?;
+        let mut batches = self.batches.clone();
+        batches.restore(state)?;
+        let rng = state.rng("dropout")?;
+        (self.g, self.d, self.opt_g, self.opt_d) = (n.g, n.d, n.opt_g, n.opt_d);
+        (self.batches, self.rng) = (batches, rng);
+        Ok(())
     }
 }

@@ -1,8 +1,8 @@
 //! SRResNet (MSE to the HR target) and SRGAN (Ledig et al. 2017): an MSE warm-up of the
 //! generator, then alternating updates of the VGG-style discriminator and of the generator on
-//! `content` x MSE + `adversarial` x GAN loss (1 and 1e-3). The content loss is the pixel MSE
-//! (`content_loss = pixel`); a declared VGG19 perceptual loss is refused by [`super::train`]
-//! until it is implemented, rather than replaced silently.
+//! `content` x content loss + `adversarial` x GAN loss (1 and 1e-3). The content loss is the
+//! pixel MSE (`content_loss = pixel`) or the MSE of VGG19 features rescaled by 1/12.75
+//! (`vgg19(weights = ..., layer = "relu5_4")`, the paper's VGG54), with the user's weights.
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -10,13 +10,15 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use super::batches::PairedBatches;
+use super::checkpoint::{stable_ids, State};
 use super::losses::{bce_with_logits, mse};
 use super::{Recipe, TrainError, Trainer};
 use crate::engine::models::srresnet::{SrResNet, VggDiscriminator};
+use crate::engine::models::vgg19::Vgg19;
 use crate::engine::models::Generator;
 use crate::nn::{initialise, Init};
 use crate::rng::Rng;
-use crate::sema::program::{Architecture, SrResNet as SrResNetConfig, Srgan};
+use crate::sema::program::{Architecture, ContentLoss, SrResNet as SrResNetConfig, Srgan};
 
 /// What the SR trainer needs of either architecture.
 pub struct SrConfig {
@@ -54,6 +56,8 @@ pub struct SrTrainer {
     opt_d: ModuleOptimizer,
     recipe: Recipe,
     batches: PairedBatches,
+    /// The perceptual content loss's network; `None`: the pixel MSE.
+    vgg: Option<Vgg19>,
 }
 
 impl SrTrainer {
@@ -85,6 +89,13 @@ impl SrTrainer {
                 )));
             }
         }
+        let vgg = match &recipe.training.content_loss {
+            Some(ContentLoss::Vgg19 { weights, layer }) => Some(
+                Vgg19::load(std::path::Path::new(weights), layer, device)
+                    .map_err(TrainError::ContentWeights)?,
+            ),
+            _ => None,
+        };
         let seed = rng.clone().next_u64();
         let g = match Generator::new(&config.architecture, seed, device) {
             Generator::SrResNet(g) => g,
@@ -99,12 +110,13 @@ impl SrTrainer {
             )
         });
         Ok(SrTrainer {
-            g,
-            d,
+            g: stable_ids(g, "g"),
+            d: d.map(|d| stable_ids(d, "d")),
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
             recipe: recipe.clone(),
             batches: PairedBatches::new(inputs, targets, lr_crop, config.scale, seed, device),
+            vgg,
         })
     }
 }
@@ -137,7 +149,10 @@ impl Trainer for SrTrainer {
             grads,
         );
 
-        let content = mse(sr.clone(), hr);
+        let content = match &self.vgg {
+            Some(vgg) => vgg.content_loss(sr.clone(), hr),
+            None => mse(sr.clone(), hr),
+        };
         let adversarial = bce_with_logits(d.clone().no_grad().forward(sr), true);
         let loss_g = content.clone() * self.recipe.weight("content")
             + adversarial.clone() * self.recipe.weight("adversarial");
@@ -153,5 +168,32 @@ impl Trainer for SrTrainer {
 
     fn generator(&self) -> Generator {
         Generator::SrResNet(self.g.clone())
+    }
+
+    fn save(&self, state: &mut State) {
+        state.put_module("g", &self.g);
+        state.put_optimizer("opt_g", &self.opt_g);
+        if let Some(d) = &self.d {
+            state.put_module("d", d);
+            state.put_optimizer("opt_d", &self.opt_d);
+        }
+        self.batches.save(state);
+    }
+
+    fn restore(&mut self, state: &State) -> Result<(), String> {
+        let (mut g, mut d, mut batches) = (self.g.clone(), self.d.clone(), self.batches.clone());
+        state.load_module("g", &mut g)?;
+        let opt_g = state.optimizer("opt_g", self.recipe.adam())?;
+        let opt_d = match &mut d {
+            Some(d) => {
+                state.load_module("d", d)?;
+                state.optimizer("opt_d", self.recipe.adam())?
+            }
+            None => self.recipe.adam(),
+        };
+        batches.restore(state)?;
+        (self.g, self.d) = (stable_ids(g, "g"), d.map(|d| stable_ids(d, "d")));
+        (self.opt_g, self.opt_d, self.batches) = (opt_g, opt_d, batches);
+        Ok(())
     }
 }

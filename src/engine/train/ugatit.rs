@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
 use super::batches::UnpairedBatches;
+use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{bce_with_logits, l1, least_squares};
 use super::{check_sizes, Recipe, TrainError, Trainer};
 use crate::engine::models::ugatit::{UgatitDiscriminator, UgatitGenerator, CONSTANTS};
@@ -78,25 +79,31 @@ impl UgatitTrainer {
         let local =
             || UgatitDiscriminator::new(config.discriminator_filters, config.local_layers, device);
         Ok(UgatitTrainer {
-            g: initialise(
-                Generators {
-                    a_to_b: generator(),
-                    b_to_a: generator(),
-                },
-                Init::TorchDefault,
-                seed,
-                CONSTANTS,
+            g: stable_ids(
+                initialise(
+                    Generators {
+                        a_to_b: generator(),
+                        b_to_a: generator(),
+                    },
+                    Init::TorchDefault,
+                    seed,
+                    CONSTANTS,
+                ),
+                "g",
             ),
-            d: initialise(
-                Discriminators {
-                    global_a: global(),
-                    local_a: local(),
-                    global_b: global(),
-                    local_b: local(),
-                },
-                Init::TorchDefault,
-                seed ^ 0xD,
-                &[],
+            d: stable_ids(
+                initialise(
+                    Discriminators {
+                        global_a: global(),
+                        local_a: local(),
+                        global_b: global(),
+                        local_b: local(),
+                    },
+                    Init::TorchDefault,
+                    seed ^ 0xD,
+                    &[],
+                ),
+                "d",
             ),
             opt_g: recipe.adam(),
             opt_d: recipe.adam(),
@@ -167,5 +174,19 @@ impl Trainer for UgatitTrainer {
 
     fn generator(&self) -> Generator {
         Generator::Ugatit(self.g.a_to_b.clone())
+    }
+
+    fn save(&self, state: &mut State) {
+        Networks::save(state, &self.g, &self.d, &self.opt_g, &self.opt_d);
+        self.batches.save(state);
+    }
+
+    fn restore(&mut self, state: &State) -> Result<(), String> {
+        let n = Networks::restore(state, &self.g, &self.d, || self.recipe.adam())?;
+        let mut batches = self.batches.clone();
+        batches.restore(state)?;
+        (self.g, self.d, self.opt_g, self.opt_d) = (n.g, n.d, n.opt_g, n.opt_d);
+        self.batches = batches;
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::sema::program::{
     Architecture, ContentLoss, CycleGan, Length, Pix2Pix, Schedule, SrResNet, Srgan, Training,
-    Ugatit,
+    Ugatit, Vgg19Layer,
 };
 use crate::sema::values::{Cx, Fields};
 use crate::syntax::ast::{Value, ValueKind};
@@ -542,7 +542,18 @@ fn content_loss(cx: &mut Cx, value: &Value) -> Option<ContentLoss> {
                 false,
             )?;
             let layer = match &a[1] {
-                Some(v) => cx.string(v, "the VGG19 layer", "\"relu5_4\"")?,
+                Some(v) => {
+                    let layer = cx.string(v, "the VGG19 layer", "\"relu5_4\"")?;
+                    if let Err(why) = Vgg19Layer::parse(&layer) {
+                        cx.push(
+                            Diagnostic::error(Code::OutOfRange, why)
+                                .at(v.span, "not a layer of VGG19")
+                                .help("SRGAN's VGG54 loss is layer = \"relu5_4\""),
+                        );
+                        return None;
+                    }
+                    layer
+                }
                 None => "relu5_4".to_string(),
             };
             Some(ContentLoss::Vgg19 { weights, layer })
