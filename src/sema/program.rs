@@ -353,7 +353,7 @@ impl Vgg19Layer {
     pub fn parse(name: &str) -> Result<Vgg19Layer, String> {
         let bad = || {
             format!(
-                "`{name}` is not a VGG19 layer: write reluB_C or convB_C with block B in 1..5 and C in 1..{{2, 2, 4, 4, 4}} (SRGAN's VGG54 is relu5_4, VGG22 relu2_2)"
+                "`{name}` is not a VGG19 layer: its blocks 1 to 5 have 2, 2, 4, 4 and 4 convolutions; write reluB_C (after the activation) or convB_C (before it)"
             )
         };
         let (activated, rest) = match (name.strip_prefix("relu"), name.strip_prefix("conv")) {
