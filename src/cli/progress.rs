@@ -15,6 +15,7 @@ pub struct Bar {
     multi: Option<MultiProgress>,
     /// Shown instead of the model's name.
     prefix: Option<String>,
+    quiet: bool,
 }
 
 impl Bar {
@@ -24,6 +25,7 @@ impl Bar {
             shown: shown(quiet),
             multi: None,
             prefix: None,
+            quiet,
         }
     }
 
@@ -34,6 +36,17 @@ impl Bar {
             shown: shown(quiet),
             multi: Some(multi.clone()),
             prefix: Some(prefix.to_string()),
+            quiet,
+        }
+    }
+}
+
+impl Bar {
+    /// A line above the bar on a terminal, else on stderr.
+    fn warn_or_note(&self, line: String) {
+        match &self.bar {
+            Some(bar) if self.shown => bar.println(line),
+            _ => eprintln!("{line}"),
         }
     }
 }
@@ -74,13 +87,13 @@ impl Observer for Bar {
             bar.set_position(step);
             bar.reset_eta();
         }
+        if !self.quiet {
+            self.warn_or_note(format!("resumed from the checkpoint at step {step}"));
+        }
     }
 
     fn warn(&mut self, message: &str) {
-        match &self.bar {
-            Some(bar) if self.shown => bar.println(format!("warning: {message}")),
-            _ => eprintln!("warning: {message}"),
-        }
+        self.warn_or_note(format!("warning: {message}"));
     }
 
     fn step(&mut self, step: u64, losses: &[(&'static str, f64)]) {

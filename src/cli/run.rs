@@ -247,7 +247,7 @@ impl Observer for JobObserver<'_> {
         self.bar.start(label, total_steps);
     }
     fn resumed(&mut self, step: u64) {
-        self.bar.resumed(step);
+        // The run's log says it (the bar catches up at the next step).
         self.progress.say(
             format!("resumed {} from its checkpoint at step {step}", self.job),
             false,
