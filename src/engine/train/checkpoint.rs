@@ -6,17 +6,17 @@
 //! numbers, the names and lengths of the binary parts), the parts, and a SHA-256 of all of it,
 //! so a truncated or damaged file is recognised rather than half-loaded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
-use burn::optim::ModuleOptimizer;
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::adam::{Adam, Moments};
 use super::batches::Epochs;
 use crate::nn::{safetensors_bytes, NamedTensor};
 use crate::rng::Rng;
@@ -120,18 +120,75 @@ impl State {
 
     /// An optimiser's moments and step counts. They are keyed by parameter id, so the
     /// modules must carry [`stable_ids`].
-    pub fn put_optimizer(&mut self, name: &str, optimizer: &ModuleOptimizer) {
-        let bytes = optimizer
-            .into_bytes()
-            .expect("an optimiser's state serialises");
-        self.parts.insert(name.to_string(), bytes.to_vec());
+    pub fn put_optimizer(&mut self, name: &str, optimizer: &Adam) {
+        match optimizer {
+            Adam::Burn(o) => {
+                let bytes = o.into_bytes().expect("an optimiser's state serialises");
+                self.parts.insert(name.to_string(), bytes.to_vec());
+            }
+            Adam::Fused { moments, .. } => {
+                let mut ids: Vec<&ParamId> = moments.keys().collect();
+                ids.sort_by_key(|id| id.val());
+                let mut steps = Vec::with_capacity(2 * ids.len());
+                let mut vectors = Vec::with_capacity(2 * ids.len());
+                for id in ids {
+                    let m = &moments[id];
+                    steps.extend([id.val(), m.step]);
+                    vectors.push(NamedTensor {
+                        name: format!("{}.first", id.val()),
+                        shape: vec![m.first.len()],
+                        values: m.first.clone(),
+                    });
+                    vectors.push(NamedTensor {
+                        name: format!("{}.second", id.val()),
+                        shape: vec![m.second.len()],
+                        values: m.second.clone(),
+                    });
+                }
+                self.put_numbers(&format!("{name}.steps"), steps);
+                self.parts
+                    .insert(name.to_string(), safetensors_bytes(&vectors));
+            }
+        }
     }
 
-    pub fn optimizer(&self, name: &str, fresh: ModuleOptimizer) -> Result<ModuleOptimizer, String> {
-        let bytes = self.part(name)?.to_vec();
-        fresh
-            .from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| format!("`{name}`: {e:?}"))
+    /// The state [`State::put_optimizer`] wrote, restored into `fresh` (of the same kind).
+    pub fn optimizer(&self, name: &str, fresh: Adam) -> Result<Adam, String> {
+        match fresh {
+            Adam::Burn(o) => o
+                .from_bytes(Bytes::from_bytes_vec(self.part(name)?.to_vec()))
+                .map(Adam::Burn)
+                .map_err(|e| format!("`{name}`: {e:?}")),
+            Adam::Fused { settings, .. } => {
+                let steps = self.numbers(&format!("{name}.steps"))?;
+                let mut vectors: HashMap<String, Vec<f32>> = self
+                    .named(name)?
+                    .into_iter()
+                    .map(|(key, _, values)| (key, values))
+                    .collect();
+                let mut moments = HashMap::new();
+                for pair in steps.chunks(2) {
+                    let [id, step] = pair else {
+                        return Err(format!("`{name}.steps` is cut short"));
+                    };
+                    let mut take = |which: &str| {
+                        vectors
+                            .remove(&format!("{id}.{which}"))
+                            .ok_or_else(|| format!("`{name}` lacks the moments of parameter {id}"))
+                    };
+                    let (first, second) = (take("first")?, take("second")?);
+                    moments.insert(
+                        ParamId::from(*id),
+                        Moments {
+                            step: *step,
+                            first,
+                            second,
+                        },
+                    );
+                }
+                Ok(Adam::Fused { settings, moments })
+            }
+        }
     }
 
     /// Image tensors of one shape each (an image pool).
@@ -156,33 +213,41 @@ impl State {
     }
 
     pub fn tensors(&self, name: &str, device: &Device) -> Result<Vec<Tensor<4>>, String> {
+        self.named(name)?
+            .into_iter()
+            .map(|(key, shape, values)| {
+                if shape.len() != 4 {
+                    return Err(format!("`{name}.{key}` is not an image batch"));
+                }
+                Ok(Tensor::from_data(TensorData::new(values, shape), device))
+            })
+            .collect()
+    }
+
+    /// The f32 tensors of a safetensors part, sorted by name: name, shape, values.
+    fn named(&self, name: &str) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
         let bytes = self.part(name)?;
         let header = crate::nn::safetensors_header(bytes).map_err(|e| format!("`{name}`: {e}"))?;
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let json: serde_json::Value =
             serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| format!("`{name}`: {e}"))?;
         let mut out = Vec::with_capacity(header.len());
-        let mut names: Vec<&(String, Vec<usize>)> = header.iter().collect();
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        for (key, shape) in names {
-            let offsets = &json[key]["data_offsets"];
+        for (key, shape) in header {
+            let offsets = &json[&key]["data_offsets"];
             let (start, end) = (
                 offsets[0].as_u64().unwrap_or(0) as usize,
                 offsets[1].as_u64().unwrap_or(0) as usize,
             );
-            let data = &bytes[8 + n + start..8 + n + end];
-            let values: Vec<f32> = data
+            let values: Vec<f32> = bytes[8 + n + start..8 + n + end]
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
-            if values.len() != shape.iter().product::<usize>() || shape.len() != 4 {
+            if values.len() != shape.iter().product::<usize>() {
                 return Err(format!("`{name}.{key}` has the wrong size"));
             }
-            out.push(Tensor::from_data(
-                TensorData::new(values, shape.clone()),
-                device,
-            ));
+            out.push((key, shape, values));
         }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
@@ -277,8 +342,8 @@ impl State {
 pub struct Networks<G, D> {
     pub g: G,
     pub d: D,
-    pub opt_g: ModuleOptimizer,
-    pub opt_d: ModuleOptimizer,
+    pub opt_g: Adam,
+    pub opt_d: Adam,
 }
 
 impl<G, D> Networks<G, D>
@@ -286,7 +351,7 @@ where
     G: Module + ModuleSnapshot,
     D: Module + ModuleSnapshot,
 {
-    pub fn save(state: &mut State, g: &G, d: &D, opt_g: &ModuleOptimizer, opt_d: &ModuleOptimizer) {
+    pub fn save(state: &mut State, g: &G, d: &D, opt_g: &Adam, opt_d: &Adam) {
         state.put_module("g", g);
         state.put_module("d", d);
         state.put_optimizer("opt_g", opt_g);
@@ -299,7 +364,7 @@ where
         state: &State,
         g: &G,
         d: &D,
-        fresh: impl Fn() -> ModuleOptimizer,
+        fresh: impl Fn() -> Adam,
     ) -> Result<Networks<G, D>, String> {
         let (mut g, mut d) = (g.clone(), d.clone());
         state.load_module("g", &mut g)?;

@@ -3,10 +3,11 @@
 //! cycle consistency (weight `cycle`, 10) and identity (weight `identity` x `cycle`, 0.5 x 10).
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use super::adam::Adam;
 use super::batches::UnpairedBatches;
 use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{l1, least_squares};
@@ -36,8 +37,8 @@ pub struct Discriminators {
 pub struct CycleGanTrainer {
     g: Generators,
     d: Discriminators,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: Adam,
+    opt_d: Adam,
     pool_a: ImagePool,
     pool_b: ImagePool,
     recipe: Recipe,

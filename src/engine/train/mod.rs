@@ -4,6 +4,7 @@
 //! batch order, crops, flips, dropout masks, the pool) comes from the job's seed through
 //! [`Rng`], so the CPU default is bitwise reproducible.
 
+pub mod adam;
 pub mod batches;
 pub mod checkpoint;
 mod cyclegan;
@@ -13,8 +14,6 @@ pub mod pool;
 mod srgan;
 mod ugatit;
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
@@ -58,10 +57,12 @@ pub struct Recipe {
     /// SRGAN's generator-only warm-up steps before `steps`.
     pub pretrain_steps: u64,
     pub batch_size: usize,
+    /// Where the optimisers work (the training device).
+    pub device: Device,
 }
 
 impl Recipe {
-    pub fn new(training: &Training, examples: usize) -> Recipe {
+    pub fn new(training: &Training, examples: usize, device: &Device) -> Recipe {
         let batch = training.batch_size.max(1) as usize;
         let steps = |length: Length| match length {
             Length::Steps(n) => n,
@@ -72,6 +73,7 @@ impl Recipe {
             steps: steps(training.length),
             pretrain_steps: training.pretrain.map(steps).unwrap_or(0),
             batch_size: batch,
+            device: device.clone(),
         }
     }
 
@@ -110,15 +112,16 @@ impl Recipe {
     }
 
     /// Adam as the references configure it (PyTorch's epsilon 1e-8, L2 weight decay).
-    pub fn adam(&self) -> ModuleOptimizer {
+    pub fn adam(&self) -> adam::Adam {
         let t = &self.training;
-        let decay = (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
-        AdamConfig::new()
-            .with_beta_1(t.betas[0] as f32)
-            .with_beta_2(t.betas[1] as f32)
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init()
+        adam::Adam::new(
+            adam::AdamSettings {
+                betas: t.betas,
+                epsilon: 1e-8,
+                weight_decay: t.weight_decay,
+            },
+            &self.device,
+        )
     }
 }
 
@@ -208,8 +211,8 @@ pub fn train(
     if data.examples() == 0 {
         return Err(TrainError::Data("the training set is empty".into()));
     }
-    let recipe = Recipe::new(training, data.examples());
     let device = device.clone().autodiff();
+    let recipe = Recipe::new(training, data.examples(), &device);
     let rng = Rng::derive(seed, &[0x0074_7261_696e]);
     let mut trainer: Box<dyn Trainer> = match (architecture, data) {
         (Architecture::Pix2pix(a), TrainingData::Paired { inputs, targets }) => Box::new(
@@ -401,7 +404,7 @@ mod tests {
             pretrain: None,
         };
         // 2 epochs of 10 examples in batches of 4: 3 steps each.
-        let recipe = Recipe::new(&training, 10);
+        let recipe = Recipe::new(&training, 10, &Device::flex());
         assert_eq!(recipe.steps, 6);
         let decay: Vec<f64> = (0..6).map(|s| recipe.decay(s)).collect();
         assert_eq!(&decay[..3], &[1.0, 1.0, 1.0]);

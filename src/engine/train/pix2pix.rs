@@ -2,10 +2,11 @@
 //! generator minimises the vanilla GAN loss plus `l1` x L1 to the target (100 by default).
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use super::adam::Adam;
 use super::batches::PairedBatches;
 use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{bce_with_logits, l1};
@@ -20,8 +21,8 @@ use crate::sema::program::{Architecture, Pix2Pix};
 pub struct Pix2PixTrainer {
     g: UnetGenerator,
     d: PatchGan,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: Adam,
+    opt_d: Adam,
     recipe: Recipe,
     batches: PairedBatches,
     /// Dropout masks.

@@ -5,10 +5,11 @@
 //! (`vgg19(weights = ..., layer = "relu5_4")`, the paper's VGG54), with the user's weights.
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use super::adam::Adam;
 use super::batches::PairedBatches;
 use super::checkpoint::{stable_ids, State};
 use super::losses::{bce_with_logits, mse};
@@ -52,8 +53,8 @@ impl SrConfig {
 pub struct SrTrainer {
     g: SrResNet,
     d: Option<VggDiscriminator>,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: Adam,
+    opt_d: Adam,
     recipe: Recipe,
     batches: PairedBatches,
     /// The perceptual content loss's network; `None`: the pixel MSE.

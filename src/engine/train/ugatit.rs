@@ -5,10 +5,11 @@
 //! step.
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use super::adam::Adam;
 use super::batches::UnpairedBatches;
 use super::checkpoint::{stable_ids, Networks, State};
 use super::losses::{bce_with_logits, l1, least_squares};
@@ -55,8 +56,8 @@ impl Discriminators {
 pub struct UgatitTrainer {
     g: Generators,
     d: Discriminators,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    opt_g: Adam,
+    opt_d: Adam,
     recipe: Recipe,
     batches: UnpairedBatches,
 }

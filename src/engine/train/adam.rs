@@ -1,0 +1,188 @@
+//! Adam as PyTorch's `torch.optim.Adam` computes it (L2 weight decay added to the gradient,
+//! bias-corrected moments, epsilon outside the square root).
+//!
+//! On the CPU default the update runs as one fused pass over each parameter's values, its
+//! gradient and its two moments (in parallel chunks), instead of burn's chain of a dozen tensor
+//! operations, each allocating: that chain took ~80 ms of a ~320 ms Pix2Pix step against ~20 ms
+//! for PyTorch's Adam (docs/engine.md). Elsewhere (libtorch, CUDA) burn's Adam runs on the device.
+
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// Adam's settings: betas, epsilon, L2 weight decay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamSettings {
+    pub betas: [f64; 2],
+    pub epsilon: f64,
+    pub weight_decay: f64,
+}
+
+/// One parameter's moments and step count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    pub step: u64,
+    pub first: Vec<f32>,
+    pub second: Vec<f32>,
+}
+
+#[derive(Clone)]
+pub enum Adam {
+    /// Fused on the host: moments by parameter id.
+    Fused {
+        settings: AdamSettings,
+        moments: HashMap<ParamId, Moments>,
+    },
+    /// burn's Adam, on the tensors' device.
+    Burn(ModuleOptimizer),
+}
+
+/// Values per parallel chunk: large enough that splitting costs nothing measurable.
+const CHUNK: usize = 1 << 15;
+
+impl Adam {
+    pub fn new(settings: AdamSettings, device: &Device) -> Adam {
+        if device.clone().without_autodiff() == Device::flex() {
+            return Adam::Fused {
+                settings,
+                moments: HashMap::new(),
+            };
+        }
+        let decay = (settings.weight_decay > 0.0)
+            .then(|| WeightDecayConfig::new(settings.weight_decay as f32));
+        Adam::Burn(
+            AdamConfig::new()
+                .with_beta_1(settings.betas[0] as f32)
+                .with_beta_2(settings.betas[1] as f32)
+                .with_epsilon(settings.epsilon as f32)
+                .with_weight_decay(decay)
+                .init(),
+        )
+    }
+
+    /// Updates every parameter of `module` that has a gradient in `grads`.
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Adam::Burn(o) => o.step(lr, module, grads),
+            Adam::Fused { settings, moments } => module.map(&mut FusedStep {
+                lr,
+                settings: *settings,
+                moments,
+                grads,
+            }),
+        }
+    }
+}
+
+struct FusedStep<'a> {
+    lr: f64,
+    settings: AdamSettings,
+    moments: &'a mut HashMap<ParamId, Moments>,
+    grads: GradientsParams,
+}
+
+impl ModuleMapper for FusedStep<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let device = tensor.device();
+        let shape = tensor.shape();
+        let tracked = tensor.is_require_grad();
+        let mut values = f32s(tensor.inner().into_data());
+        let grad = f32s(grad.into_data());
+        let m = self.moments.entry(id).or_insert_with(|| Moments {
+            step: 0,
+            first: vec![0.0; values.len()],
+            second: vec![0.0; values.len()],
+        });
+        update(&mut values, &grad, m, self.lr, &self.settings);
+        let updated = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
+        let updated = if tracked {
+            updated.require_grad()
+        } else {
+            updated
+        };
+        Param::from_mapped_value(id, updated, mapper)
+    }
+}
+
+fn f32s(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 parameters and gradients")
+}
+
+/// One Adam step of `values` with gradient `grad` (PyTorch's single-tensor `adam`).
+pub fn update(values: &mut [f32], grad: &[f32], m: &mut Moments, lr: f64, s: &AdamSettings) {
+    m.step += 1;
+    let [b1, b2] = s.betas;
+    let correction1 = 1.0 - b1.powi(m.step as i32);
+    let correction2 = 1.0 - b2.powi(m.step as i32);
+    let step_size = (lr / correction1) as f32;
+    let root_correction2 = correction2.sqrt() as f32;
+    let (b1, b2, eps, decay) = (
+        b1 as f32,
+        b2 as f32,
+        s.epsilon as f32,
+        s.weight_decay as f32,
+    );
+    values
+        .par_chunks_mut(CHUNK)
+        .zip(grad.par_chunks(CHUNK))
+        .zip(m.first.par_chunks_mut(CHUNK))
+        .zip(m.second.par_chunks_mut(CHUNK))
+        .for_each(|(((p, g), m1), m2)| {
+            for i in 0..p.len() {
+                let g = if decay != 0.0 {
+                    g[i] + decay * p[i]
+                } else {
+                    g[i]
+                };
+                // torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+                m1[i] += (g - m1[i]) * (1.0 - b1);
+                m2[i] = m2[i] * b2 + g * g * (1.0 - b2);
+                let denom = m2[i].sqrt() / root_correction2 + eps;
+                p[i] -= step_size * m1[i] / denom;
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three steps of PyTorch 2.9's Adam (lr 0.01, betas (0.5, 0.999), eps 1e-8, weight decay
+    /// 0.1) on p = [1, -2, 3] with gradients g_t = [0.5, -1, 2] * t, as torch printed them.
+    #[test]
+    fn matches_torch_adam() {
+        let s = AdamSettings {
+            betas: [0.5, 0.999],
+            epsilon: 1e-8,
+            weight_decay: 0.1,
+        };
+        let mut p = vec![1.0f32, -2.0, 3.0];
+        let mut m = Moments {
+            step: 0,
+            first: vec![0.0; 3],
+            second: vec![0.0; 3],
+        };
+        for t in 1..=3 {
+            let g: Vec<f32> = [0.5f32, -1.0, 2.0].iter().map(|v| v * t as f32).collect();
+            update(&mut p, &g, &mut m, 0.01, &s);
+        }
+        let torch = [
+            0.968269407749176f32,
+            -1.9682689905166626,
+            2.9682555198669434,
+        ];
+        for (a, e) in p.iter().zip(torch) {
+            assert!((a - e).abs() < 1e-6, "{p:?} vs {torch:?}");
+        }
+    }
+}
