@@ -28,10 +28,11 @@ use crate::sema::program::{
 /// results (and everything built on them) are computed again.
 pub mod versions {
     // 2: saved weights include the last step's BatchNorm statistics; SRGAN's VGG19 content loss.
-    pub const VICTIM: u32 = 2;
+    // 3: the fused Adam (PyTorch's operation order).
+    pub const VICTIM: u32 = 3;
     pub const QUERIES: u32 = 1;
-    // 2: saved weights include the last step's BatchNorm statistics.
-    pub const SURROGATE: u32 = 2;
+    // 2: saved weights include the last step's BatchNorm statistics. 3: the fused Adam.
+    pub const SURROGATE: u32 = 3;
     pub const OUTPUTS: u32 = 1;
     pub const EVALUATE: u32 = 1;
 }
