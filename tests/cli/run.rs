@@ -20,6 +20,25 @@ fn run(file: &str, cache: &Path, out: &Path, extra: &[&str]) -> Outcome {
         .run()
 }
 
+/// Starts `heist run` and kills it (SIGKILL) as soon as `done()` holds (or after 2 minutes).
+fn kill_when(file: &str, cache: &Path, out: &Path, extra: &[&str], done: impl Fn() -> bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
+        .args(["run", file, "--quiet", "--cache", cache.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(extra.iter().copied())
+        .current_dir(project_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !done() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn plan(file: &str, cache: &Path, extra: &[&str]) -> Outcome {
     Heist::new()
         .args(["plan", file, "--cache", cache.to_str().unwrap()])
@@ -137,20 +156,7 @@ fn a_run_measures_all_three_settings_reruns_from_the_cache_and_resumes_after_kil
 
     // kill -9 in the middle of a run on a fresh cache, then the same command again.
     let (cache2, resumed) = (scratch.path("cache2"), scratch.path("resumed"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
-        .args(["run", SMOKE, "--quiet", "--cache", cache2.to_str().unwrap()])
-        .args(["--out", resumed.to_str().unwrap()])
-        .current_dir(project_root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while entries(&cache2) < 12 && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(SMOKE, &cache2, &resumed, &[], || entries(&cache2) >= 12);
     assert!(
         !resumed.join("results.csv").exists(),
         "killed before the end"
@@ -201,22 +207,10 @@ fn a_training_job_killed_midway_continues_from_its_checkpoint() {
     );
 
     let cache = scratch.path("cache");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
-        .args(["run", TINY, "--quiet", "--cache", cache.to_str().unwrap()])
-        .args(["--out", scratch.path("out").to_str().unwrap()])
-        .args(args)
-        .args(["--checkpoint-every", "0"])
-        .current_dir(project_root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while checkpoints(&cache) == 0 && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let out = scratch.path("out");
+    let mut extra = args.to_vec();
+    extra.extend(["--checkpoint-every", "0"]);
+    kill_when(TINY, &cache, &out, &extra, || checkpoints(&cache) > 0);
     assert_eq!(entries(&cache), 0, "killed while training");
     assert_eq!(checkpoints(&cache), 1);
 
