@@ -164,6 +164,39 @@ fn bias_fan_in(shapes: &[(String, Vec<usize>)], bias: &str) -> usize {
 
 /// The tensor names and shapes of a `.safetensors` file, or what is wrong with it.
 pub fn safetensors_header(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>)>, String> {
+    Ok(entries(bytes)?
+        .into_iter()
+        .map(|(name, shape, _)| (name, shape))
+        .collect())
+}
+
+/// The F32 tensors of a `.safetensors` file (as [`safetensors_bytes`] writes them), sorted by
+/// name.
+pub fn safetensors_tensors(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
+    let mut tensors = entries(bytes)?
+        .into_iter()
+        .map(|(name, shape, data)| {
+            let values: Vec<f32> = bytes[data]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if values.len() != shape.iter().product::<usize>() {
+                return Err(format!("`{name}` is not F32 data of its shape"));
+            }
+            Ok(NamedTensor {
+                name,
+                shape,
+                values,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(tensors)
+}
+
+/// Name, shape and byte range in `bytes` of each tensor of a `.safetensors` file.
+#[allow(clippy::type_complexity)]
+fn entries(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>, std::ops::Range<usize>)>, String> {
     let corrupt =
         |why: &str| format!("not a safetensors file ({why}); it may be truncated or corrupt");
     if bytes.len() < 8 {
@@ -191,10 +224,15 @@ pub fn safetensors_header(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>)>, Str
             .map(|d| d.as_u64().map(|d| d as usize))
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| corrupt(&format!("`{name}` has a bad shape")))?;
-        if let Some(offsets) = entry["data_offsets"].as_array() {
-            end = end.max(offsets.get(1).and_then(|o| o.as_u64()).unwrap_or(0) as usize);
-        }
-        out.push((name.clone(), shape));
+        let offset = |i: usize| {
+            entry["data_offsets"]
+                .get(i)
+                .and_then(|o| o.as_u64())
+                .unwrap_or(0) as usize
+        };
+        let (start, stop) = (offset(0), offset(1));
+        end = end.max(stop);
+        out.push((name.clone(), shape, 8 + n + start..8 + n + stop.max(start)));
     }
     if 8 + n + end > bytes.len() {
         return Err(corrupt("its data is shorter than its header says"));

@@ -171,12 +171,11 @@ impl Builder<'_> {
     /// its job's configuration: other weights under the same name train another model.
     fn training_files(&mut self, training: &Training, config: &mut Value) -> Result<(), PlanError> {
         if let Some(ContentLoss::Vgg19 { weights, .. }) = &training.content_loss {
-            let sha = match self.files.get(weights) {
-                Some(sha) => sha.clone(),
-                None => fingerprint::file(&self.base.join(weights), "VGG19 weights")?,
-            };
-            self.files.insert(weights.clone(), sha.clone());
-            config["content_weights"] = sha.into();
+            if !self.files.contains_key(weights) {
+                let sha = fingerprint::file(&self.base.join(weights), "VGG19 weights")?;
+                self.files.insert(weights.clone(), sha);
+            }
+            config["content_weights"] = self.files[weights].clone().into();
         }
         Ok(())
     }

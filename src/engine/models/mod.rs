@@ -123,11 +123,9 @@ impl Generator {
         }
     }
 
-    /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name. BatchNorm's
-    /// running statistics hold their latest update aside until the next forward pass;
-    /// [`Generator::valid`] folds it in, so the file is the model as trained.
+    /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        match &self.valid() {
+        match self {
             Generator::Unet(g) => snapshot_bytes(g),
             Generator::Resnet(g) => snapshot_bytes(g),
             Generator::Ugatit(g) => snapshot_bytes(g),
@@ -192,8 +190,12 @@ impl Generator {
     }
 }
 
+/// Running statistics (BatchNorm's, spectral normalisation's `u`) hold their latest update
+/// aside until the next forward pass; `valid()` folds it in, so the bytes are the module as
+/// trained.
 pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
     let mut tensors: Vec<NamedTensor> = module
+        .valid()
         .collect(None, None, false)
         .iter()
         .map(|t| {

@@ -85,16 +85,16 @@ impl Vgg19 {
     pub fn load(path: &Path, layer: &str, device: &Device) -> Result<Vgg19, String> {
         let layer = Layer::parse(layer)?;
         let mut vgg = Vgg19::build(layer, device);
-        let remap = |mut keys: Vec<(String, String)>| {
-            for k in 0..layer.convolutions {
+        // torchvision's `features.N` to burn's `convs.K`, for the convolutions up to `layer`.
+        let keys: Vec<(String, String)> = (0..layer.convolutions)
+            .map(|k| {
                 let i = torchvision_index(k);
-                keys.push((
+                (
                     format!("^features\\.{i}\\.(weight|bias)$"),
                     format!("convs.{k}.$1"),
-                ));
-            }
-            keys
-        };
+                )
+            })
+            .collect();
         let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
         let result = if is_safetensors {
             let bytes =
@@ -104,7 +104,7 @@ impl Vgg19 {
             let mut store = SafetensorsStore::from_bytes(Some(bytes))
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .allow_partial(true);
-            for (from, to) in remap(vec![]) {
+            for (from, to) in keys {
                 store = store.with_key_remapping(from, to);
             }
             vgg.features
@@ -112,7 +112,7 @@ impl Vgg19 {
                 .map_err(|e| e.to_string())
         } else {
             let mut store = PytorchStore::from_file(path).allow_partial(true);
-            for (from, to) in remap(vec![]) {
+            for (from, to) in keys {
                 store = store.with_key_remapping(from, to);
             }
             vgg.features

@@ -98,11 +98,9 @@ impl State {
             .ok_or_else(|| format!("`{name}` is not an epoch order over {examples} examples"))
     }
 
-    /// A module's weights (and running statistics), in heist's safetensors form. Running
-    /// statistics (BatchNorm's, spectral normalisation's `u`) hold their latest update
-    /// aside until the next forward pass; `valid()` folds it in first.
+    /// A module's weights and running statistics, in heist's safetensors form.
     pub fn put_module<M: Module + ModuleSnapshot>(&mut self, name: &str, module: &M) {
-        let bytes = crate::engine::models::snapshot_bytes(&module.valid())
+        let bytes = crate::engine::models::snapshot_bytes(module)
             .expect("training weights are f32 tensors");
         self.parts.insert(name.to_string(), bytes);
     }
@@ -164,7 +162,7 @@ impl State {
                 let mut vectors: HashMap<String, Vec<f32>> = self
                     .named(name)?
                     .into_iter()
-                    .map(|(key, _, values)| (key, values))
+                    .map(|t| (t.name, t.values))
                     .collect();
                 let mut moments = HashMap::new();
                 for pair in steps.chunks(2) {
@@ -215,40 +213,21 @@ impl State {
     pub fn tensors(&self, name: &str, device: &Device) -> Result<Vec<Tensor<4>>, String> {
         self.named(name)?
             .into_iter()
-            .map(|(key, shape, values)| {
-                if shape.len() != 4 {
-                    return Err(format!("`{name}.{key}` is not an image batch"));
+            .map(|t| {
+                if t.shape.len() != 4 {
+                    return Err(format!("`{name}.{}` is not an image batch", t.name));
                 }
-                Ok(Tensor::from_data(TensorData::new(values, shape), device))
+                Ok(Tensor::from_data(
+                    TensorData::new(t.values, t.shape),
+                    device,
+                ))
             })
             .collect()
     }
 
-    /// The f32 tensors of a safetensors part, sorted by name: name, shape, values.
-    fn named(&self, name: &str) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
-        let bytes = self.part(name)?;
-        let header = crate::nn::safetensors_header(bytes).map_err(|e| format!("`{name}`: {e}"))?;
-        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let json: serde_json::Value =
-            serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| format!("`{name}`: {e}"))?;
-        let mut out = Vec::with_capacity(header.len());
-        for (key, shape) in header {
-            let offsets = &json[&key]["data_offsets"];
-            let (start, end) = (
-                offsets[0].as_u64().unwrap_or(0) as usize,
-                offsets[1].as_u64().unwrap_or(0) as usize,
-            );
-            let values: Vec<f32> = bytes[8 + n + start..8 + n + end]
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if values.len() != shape.iter().product::<usize>() {
-                return Err(format!("`{name}.{key}` has the wrong size"));
-            }
-            out.push((key, shape, values));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+    /// The f32 tensors of a safetensors part, sorted by name.
+    fn named(&self, name: &str) -> Result<Vec<NamedTensor>, String> {
+        crate::nn::safetensors_tensors(self.part(name)?).map_err(|e| format!("`{name}`: {e}"))
     }
 
     fn part(&self, name: &str) -> Result<&[u8], String> {
