@@ -42,6 +42,8 @@ pub enum Code {
     StatsInput,
     DataInput,
     Training,
+    /// Stopped by Ctrl-C, with a checkpoint to continue from.
+    Interrupted,
     Query,
     Weights,
     Backend,
@@ -86,6 +88,7 @@ impl Code {
             Code::StatsInput => "heist::stats_input",
             Code::DataInput => "heist::data",
             Code::Training => "heist::training",
+            Code::Interrupted => "heist::interrupted",
             Code::Query => "heist::query",
             Code::Weights => "heist::weights",
             Code::Backend => "heist::backend",

@@ -18,6 +18,7 @@ pub mod diff;
 pub mod engine;
 pub mod font;
 pub mod fsutil;
+pub mod interrupt;
 pub mod metrics;
 pub mod nn;
 pub mod plan;

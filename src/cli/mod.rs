@@ -21,7 +21,7 @@ use metric::{run_metric, MetricName, MetricRequest};
 use program::{check, show, to_overrides};
 use stats::{run_stats, StatName};
 
-use crate::diagnostics::{self, Diagnostic};
+use crate::diagnostics::{self, Code, Diagnostic};
 use crate::engine::backend::Backend;
 use crate::engine::train::checkpoint::Checkpointing;
 use crate::metrics::extractor::Extractor;
@@ -664,11 +664,16 @@ pub(crate) fn finish(result: Result<String, Box<Diagnostic>>, color: bool) -> Ex
             ExitCode::SUCCESS
         }
         Err(diagnostic) => {
+            let code = if diagnostic.code == Code::Interrupted {
+                crate::interrupt::EXIT_INTERRUPTED
+            } else {
+                EXIT_INVALID
+            };
             eprint!(
                 "{}",
                 diagnostics::render(&[*diagnostic], &crate::source::SourceMap::new(), color)
             );
-            ExitCode::from(EXIT_INVALID)
+            ExitCode::from(code)
         }
     }
 }

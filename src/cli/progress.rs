@@ -7,6 +7,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::train::Observer;
+use crate::interrupt::Interrupt;
 
 pub struct Bar {
     bar: Option<ProgressBar>,
@@ -16,6 +17,8 @@ pub struct Bar {
     /// Shown instead of the model's name.
     prefix: Option<String>,
     quiet: bool,
+    /// Stops training after the current step once set (`heist train --checkpoint`).
+    interrupt: Option<Interrupt>,
 }
 
 impl Bar {
@@ -26,6 +29,15 @@ impl Bar {
             multi: None,
             prefix: None,
             quiet,
+            interrupt: None,
+        }
+    }
+
+    /// Training stops cleanly, after its current step, once `interrupt` is requested.
+    pub fn interruptible(self, interrupt: Interrupt) -> Bar {
+        Bar {
+            interrupt: Some(interrupt),
+            ..self
         }
     }
 
@@ -37,6 +49,7 @@ impl Bar {
             multi: Some(multi.clone()),
             prefix: Some(prefix.to_string()),
             quiet,
+            interrupt: None,
         }
     }
 }
@@ -104,6 +117,18 @@ impl Observer for Bar {
                 bar.set_message(text.join("  "));
             }
         }
+    }
+
+    fn interrupted(&self) -> bool {
+        let Some(interrupt) = &self.interrupt else {
+            return false;
+        };
+        if interrupt.first_notice() {
+            self.warn_or_note(
+                "interrupted: stopping after this step to write a checkpoint (press Ctrl-C again to stop at once)".into(),
+            );
+        }
+        interrupt.requested()
     }
 
     fn finish(&mut self) {

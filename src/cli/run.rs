@@ -17,6 +17,7 @@ use crate::engine::backend::Backend;
 use crate::engine::jobs::{self, Context};
 use crate::engine::samples::{grid, write_png};
 use crate::engine::train::Observer;
+use crate::interrupt::{Interrupt, EXIT_INTERRUPTED};
 use crate::plan::{self, Job, Plan, Status, Subject, Work};
 use crate::run::cache::{Cache, Entry};
 use crate::run::execute::read_images;
@@ -230,8 +231,25 @@ impl Reporter for Progress {
                     false,
                 );
             }
-            Outcome::NotNeeded => {}
+            Outcome::Interrupted { step: Some(step) } => {
+                self.overall.inc(1);
+                self.say(
+                    format!(
+                        "stopped {} after step {step}; its checkpoint is kept",
+                        job.id
+                    ),
+                    true,
+                );
+            }
+            Outcome::Interrupted { step: None } | Outcome::NotNeeded => {}
         }
+    }
+
+    fn interrupting(&self) {
+        self.say(
+            "interrupted: training jobs stop after their current step and keep a checkpoint, no new job starts (press Ctrl-C again to stop at once)".into(),
+            true,
+        );
     }
 }
 
@@ -341,6 +359,7 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
         jobs: r.jobs,
         only: r.only.clone(),
         checkpoint_every: Some(r.checkpoint_every),
+        interrupt: Interrupt::on_signals(),
     };
     let executed = match run::execute(&plan, &cx, &cache, &options, &progress) {
         Ok(e) => e,
@@ -364,14 +383,26 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
         eprintln!("error: cannot write the run directory {}: {e}\nhelp: check its disk space and permissions", out.display());
         return ExitCode::from(EXIT_INVALID);
     }
-    let line =
-        format!(
-        "{} jobs: {} ran, {} cached, {} failed, {} skipped in {:.1} s; {} victim queries (${:.2})",
+    let interrupted = if summary.interrupted > 0 {
+        format!(", {} interrupted", summary.interrupted)
+    } else {
+        String::new()
+    };
+    let line = format!(
+        "{} jobs: {} ran, {} cached, {} failed, {} skipped{interrupted} in {:.1} s; {} victim queries (${:.2})",
         summary.jobs, summary.ran, summary.cached, summary.failed, summary.skipped,
         summary.seconds, summary.queries, summary.cost_usd
     );
     eprintln!("{line}");
     println!("run directory: {}", out.display());
+    if summary.interrupted > 0 {
+        eprintln!(
+            "interrupted: {} job{} did not finish; run the same command again to continue (finished jobs are cached, training resumes from its checkpoint)",
+            summary.interrupted,
+            if summary.interrupted == 1 { "" } else { "s" },
+        );
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
     if executed.failed() == 0 {
         eprintln!("next: heist report {}", out.display());
     }
@@ -397,7 +428,8 @@ fn summarise(
         rows.iter()
             .filter(|r| r.cell == "cost" && r.metric == m)
             .map(|r| r.value)
-            .sum()
+            .sum::<f64>()
+            + 0.0 // an empty sum is -0.0, shown as "$-0.00"
     };
     manifest::Summary {
         jobs: plan.jobs.len(),
@@ -405,6 +437,7 @@ fn summarise(
         cached: executed.count(|o| *o == Outcome::Cached),
         failed: executed.failed(),
         skipped: executed.count(|o| matches!(o, Outcome::Skipped { .. })),
+        interrupted: executed.interrupted(),
         queries: metric("queries") as u64,
         cost_usd: (metric("cost_usd") * 1e6).round() / 1e6,
         seconds: (clock.elapsed().as_secs_f64() * 10.0).round() / 10.0,

@@ -13,8 +13,9 @@ use crate::engine::backend::Backend;
 use crate::engine::jobs::{self, Context, JobError};
 use crate::engine::models::Generator;
 use crate::engine::samples::{grid, write_png};
-use crate::engine::train::architecture_name;
 use crate::engine::train::checkpoint::Checkpointing;
+use crate::engine::train::{architecture_name, TrainError};
+use crate::interrupt::Interrupt;
 use crate::metrics::image::Image;
 use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
 use crate::sema::program::{DataRef, Program, Task, VictimModel};
@@ -35,6 +36,7 @@ fn fail(code: Code, message: impl Into<String>, help: &str) -> Box<Diagnostic> {
 fn job_error(what: &str, e: JobError) -> Box<Diagnostic> {
     let code = match &e {
         JobError::Data(_) => Code::DataInput,
+        JobError::Train(TrainError::Interrupted { .. }) => Code::Interrupted,
         JobError::Train(_) => Code::Training,
         JobError::Query(_) => Code::Query,
         JobError::Weights(_) => Code::Weights,
@@ -90,7 +92,7 @@ fn victim_generator(
         return Ok(Some(g));
     }
     let start = Instant::now();
-    let g = jobs::train_victim(cx, name, checkpoint, &mut Bar::new(c.quiet))
+    let g = jobs::train_victim(cx, name, checkpoint, &mut bar(c, checkpoint))
         .map_err(|e| job_error(&format!("training victim `{name}`"), e))?;
     let _ = writeln!(
         log,
@@ -142,6 +144,15 @@ pub(super) struct AttackRequest<'a> {
     pub compare: Option<&'a str>,
     /// The surrogate's training checkpoint.
     pub checkpoint: Option<&'a Checkpointing>,
+}
+
+/// The training bar; with a checkpoint, Ctrl-C stops after the current step and writes it.
+fn bar(c: &Common, checkpoint: Option<&Checkpointing>) -> Bar {
+    let bar = Bar::new(c.quiet);
+    match checkpoint {
+        Some(_) => bar.interruptible(Interrupt::on_signals()),
+        None => bar,
+    }
 }
 
 /// Training finished and its weights are saved: the checkpoint has done its work.
@@ -209,7 +220,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
         inputs,
         answers,
         r.checkpoint,
-        &mut Bar::new(c.quiet),
+        &mut bar(c, r.checkpoint),
     )
     .map_err(|e| job_error(&format!("training the surrogate of `{}`", r.attack), e))?;
     let _ = writeln!(

@@ -66,6 +66,9 @@ pub struct Summary {
     pub cached: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Jobs an interruption stopped or kept from starting (absent in older manifests).
+    #[serde(default)]
+    pub interrupted: usize,
     pub queries: u64,
     pub cost_usd: f64,
     pub seconds: f64,
@@ -180,6 +183,11 @@ pub fn jobs(plan: &Plan, executed: &Executed) -> Vec<JobRecord> {
                     Some(format!("needs `{because}`, which failed")),
                 ),
                 Outcome::NotNeeded => ("not needed", None, None),
+                Outcome::Interrupted { step } => (
+                    "interrupted",
+                    None,
+                    step.map(|s| format!("stopped after step {s}; its checkpoint is kept")),
+                ),
             };
             JobRecord {
                 id: job.id.clone(),

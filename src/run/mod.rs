@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use cache::{Cache, Entry, Lookup};
 
-use crate::engine::jobs::Context;
+use crate::engine::jobs::{Context, JobError};
 use crate::engine::train::checkpoint::Checkpointing;
-use crate::engine::train::Observer;
+use crate::engine::train::{Observer, TrainError};
+use crate::interrupt::Interrupt;
 use crate::plan::{remember, Job, Plan, Work};
 
 /// How to run.
@@ -31,6 +32,9 @@ pub struct Options {
     pub only: Vec<String>,
     /// At most this long between checkpoints of a training job (`None`: keep none).
     pub checkpoint_every: Option<Duration>,
+    /// Once requested, no job starts and training jobs stop after their current step (with a
+    /// checkpoint); jobs already computing something else finish and are stored.
+    pub interrupt: Interrupt,
 }
 
 /// What happened to a job.
@@ -51,6 +55,11 @@ pub enum Outcome {
     },
     /// Nothing needed it: what depends on it is cached, or it was not selected.
     NotNeeded,
+    /// Stopped by an interruption: a training job after `step` (its checkpoint is kept), or
+    /// (`None`) a job that had not started.
+    Interrupted {
+        step: Option<u64>,
+    },
 }
 
 /// How a run shows its progress (the command line draws bars; tests stay silent).
@@ -62,6 +71,8 @@ pub trait Reporter: Sync {
     /// The observer of a job's training steps.
     fn started(&self, job: &Job) -> Box<dyn Observer + '_>;
     fn finished(&self, job: &Job, outcome: &Outcome);
+    /// The run was asked to stop (said once, when first noticed).
+    fn interrupting(&self) {}
 }
 
 /// The outcome of every job, and the cache entries of those that have one.
@@ -73,6 +84,11 @@ pub struct Executed {
 impl Executed {
     pub fn failed(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// Jobs an interruption stopped or kept from starting.
+    pub fn interrupted(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Interrupted { .. }))
     }
 
     pub fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
@@ -207,7 +223,13 @@ pub fn execute(
             });
         }
     });
-    let state = state.into_inner().expect("no worker panicked");
+    let mut state = state.into_inner().expect("no worker panicked");
+    // Jobs an interruption kept from starting.
+    for (outcome, _) in state.outcomes.iter_mut().zip(&runs).filter(|(_, &r)| r) {
+        if *outcome == Outcome::NotNeeded {
+            *outcome = Outcome::Interrupted { step: None };
+        }
+    }
     Ok(Executed {
         outcomes: state.outcomes,
         entries: state.entries,
@@ -230,6 +252,12 @@ fn worker(
         let (i, deps) = {
             let mut s = state.lock().expect("state lock");
             loop {
+                if options.interrupt.requested() {
+                    if options.interrupt.first_notice() {
+                        reporter.interrupting();
+                    }
+                    s.ready.clear();
+                }
                 if let Some(i) = s.ready.pop_front() {
                     s.running += 1;
                     let deps: Vec<Entry> = plan.jobs[i]
@@ -261,7 +289,7 @@ fn worker(
                     }
                 }
             }
-        } else {
+        } else if !matches!(outcome, Outcome::Interrupted { .. }) {
             // Everything that needs this job is skipped, transitively.
             let mut stack = dependents[i].clone();
             while let Some(j) = stack.pop() {
@@ -276,6 +304,37 @@ fn worker(
         }
         s.outcomes[i] = outcome;
         wake.notify_all();
+    }
+}
+
+/// A job's observer that also stops training once the run is interrupted.
+struct Interruptible<'a> {
+    inner: Box<dyn Observer + 'a>,
+    interrupt: &'a Interrupt,
+    reporter: &'a dyn Reporter,
+}
+
+impl Observer for Interruptible<'_> {
+    fn start(&mut self, label: &str, total_steps: u64) {
+        self.inner.start(label, total_steps);
+    }
+    fn resumed(&mut self, step: u64) {
+        self.inner.resumed(step);
+    }
+    fn step(&mut self, step: u64, losses: &[(&'static str, f64)]) {
+        self.inner.step(step, losses);
+    }
+    fn warn(&mut self, message: &str) {
+        self.inner.warn(message);
+    }
+    fn interrupted(&self) -> bool {
+        if self.interrupt.first_notice() {
+            self.reporter.interrupting();
+        }
+        self.interrupt.requested() || self.inner.interrupted()
+    }
+    fn finish(&mut self) {
+        self.inner.finish();
     }
 }
 
@@ -315,12 +374,19 @@ fn run_one(
             every,
         });
     let result = {
-        let mut observer = reporter.started(job);
-        let result = execute::run(cx, job, &deps, checkpoint.as_ref(), observer.as_mut());
+        let mut observer = Interruptible {
+            inner: reporter.started(job),
+            interrupt: &options.interrupt,
+            reporter,
+        };
+        let result = execute::run(cx, job, &deps, checkpoint.as_ref(), &mut observer);
         observer.finish();
         result
     };
     match result {
+        Err(execute::Failure::Job(JobError::Train(TrainError::Interrupted { step, .. }))) => {
+            (Outcome::Interrupted { step: Some(step) }, None)
+        }
         Err(e) => failed(e.to_string(), e.help()),
         Ok(mut artefacts) => {
             if let serde_json::Value::Object(m) = &mut artefacts.meta {

@@ -22,21 +22,43 @@ fn run(file: &str, cache: &Path, out: &Path, extra: &[&str]) -> Outcome {
 
 /// Starts `heist run` and kills it (SIGKILL) as soon as `done()` holds (or after 2 minutes).
 fn kill_when(file: &str, cache: &Path, out: &Path, extra: &[&str], done: impl Fn() -> bool) {
+    signal_when(file, cache, out, extra, None, done);
+}
+
+/// Starts `heist run`, sends it `signal` (`None`: SIGKILL) as soon as `done()` holds (or after
+/// 2 minutes), and waits for it to end.
+fn signal_when(
+    file: &str,
+    cache: &Path,
+    out: &Path,
+    extra: &[&str],
+    signal: Option<&str>,
+    done: impl Fn() -> bool,
+) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
         .args(["run", file, "--quiet", "--cache", cache.to_str().unwrap()])
         .args(["--out", out.to_str().unwrap()])
         .args(extra.iter().copied())
         .current_dir(project_root())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let start = Instant::now();
     while !done() && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    match signal {
+        None => child.kill().unwrap(),
+        Some(signal) => {
+            let sent = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success(), "kill {signal}");
+        }
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn plan(file: &str, cache: &Path, extra: &[&str]) -> Outcome {
@@ -214,23 +236,71 @@ fn a_training_job_killed_midway_continues_from_its_checkpoint() {
     assert_eq!(entries(&cache), 0, "killed while training");
     assert_eq!(checkpoints(&cache), 1);
 
-    let again = Heist::new()
-        .args(["run", TINY, "--cache", cache.to_str().unwrap()])
-        .args(["--out", scratch.path("out").to_str().unwrap()])
-        .args(args)
-        .run()
-        .status(0)
-        .stderr_has("resumed victim/monet from its checkpoint at step ");
-    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
-    assert!(
-        trained_weights(&cache) == expected,
-        "resumed = uninterrupted, bit for bit"
-    );
+    rerun_resumes_victim(&cache, &scratch.path("out"), &args, &expected);
     assert_eq!(
         checkpoints(&cache),
         0,
         "the checkpoint is removed once the entry is stored"
     );
+}
+
+/// The same run again continues victim/monet from its checkpoint, silently, to `expected`:
+/// the weights of a run that never stopped, bit for bit.
+fn rerun_resumes_victim(cache: &Path, out: &Path, args: &[&str], expected: &[u8]) {
+    let again = Heist::new()
+        .args(["run", TINY, "--cache", cache.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(args.iter().copied())
+        .run()
+        .status(0)
+        .stderr_has("resumed victim/monet from its checkpoint at step ");
+    assert!(!again.stderr.contains("warning"), "{}", again.stderr);
+    assert!(
+        trained_weights(cache) == expected,
+        "resumed = uninterrupted, bit for bit"
+    );
+}
+
+/// Lock files appear when the first job starts, after the signal handlers are in place.
+fn started(cache: &Path) -> bool {
+    std::fs::read_dir(cache.join("locks")).is_ok_and(|mut d| d.next().is_some())
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_after_a_step_with_a_checkpoint_and_a_rerun_continues() {
+    let scratch = Scratch::new(&[]);
+    let args = ["--only", "victim/monet", "--set", "steps=300"];
+    let whole = scratch.path("whole");
+    run(TINY, &whole, &scratch.path("out-whole"), &args).status(0);
+    let expected = trained_weights(&whole);
+
+    // No periodic checkpoint: the one that is kept is written when Ctrl-C is noticed.
+    let cache = scratch.path("cache");
+    let mut extra = args.to_vec();
+    extra.extend(["--checkpoint-every", "3600"]);
+    let out = scratch.path("out");
+    let stopped = signal_when(TINY, &cache, &out, &extra, Some("-INT"), || started(&cache));
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: training jobs stop after their current step"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped victim/monet after step "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run the same command again to continue"),
+        "{stderr}"
+    );
+    assert_eq!(entries(&cache), 0, "stopped while training");
+    assert_eq!(checkpoints(&cache), 1, "{stderr}");
+    let manifest = read(&out.join("manifest.yaml"));
+    assert!(manifest.contains("outcome: interrupted"), "{manifest}");
+
+    rerun_resumes_victim(&cache, &scratch.path("again"), &args, &expected);
 }
 
 #[test]

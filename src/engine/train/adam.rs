@@ -176,6 +176,7 @@ mod tests {
             let g: Vec<f32> = [0.5f32, -1.0, 2.0].iter().map(|v| v * t as f32).collect();
             update(&mut p, &g, &mut m, 0.01, &s);
         }
+        #[allow(clippy::excessive_precision)] // as PyTorch printed them
         let torch = [
             0.968269407749176f32,
             -1.9682689905166626,
