@@ -52,6 +52,11 @@ impl Adam {
                 moments: HashMap::new(),
             };
         }
+        Adam::burn(settings)
+    }
+
+    /// burn's Adam, whatever the device.
+    pub fn burn(settings: AdamSettings) -> Adam {
         let decay = (settings.weight_decay > 0.0)
             .then(|| WeightDecayConfig::new(settings.weight_decay as f32));
         Adam::Burn(

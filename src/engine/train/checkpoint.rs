@@ -389,6 +389,60 @@ pub fn stable_ids<M: Module>(module: M, namespace: &str) -> M {
 mod tests {
     use super::*;
 
+    /// burn's Adam (the libtorch/CUDA optimiser) keys its state by parameter id: restored into
+    /// a network built afresh with the same stable ids, it continues exactly.
+    #[test]
+    fn burns_adam_state_continues_in_a_network_built_afresh() {
+        use super::super::adam::AdamSettings;
+        use burn::nn::{Linear, LinearConfig};
+        use burn::optim::GradientsParams;
+
+        let device = Device::flex().autodiff();
+        let settings = AdamSettings {
+            betas: [0.5, 0.999],
+            epsilon: 1e-8,
+            weight_decay: 1e-4,
+        };
+        let build = || stable_ids(LinearConfig::new(4, 3).init(&device), "net");
+        let step = |net: Linear, adam: &mut Adam| {
+            let x = Tensor::<2>::from_data(
+                TensorData::new((0..8).map(|v| v as f32 / 8.0).collect(), [2, 4]),
+                &device,
+            );
+            let loss = (net.forward(x) - 0.25).powi_scalar(2).sum();
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            adam.step(1e-2, net, grads)
+        };
+        let mut adam = Adam::burn(settings);
+        let mut net = build();
+        for _ in 0..2 {
+            net = step(net, &mut adam);
+        }
+        let mut state = State::new(2, "test");
+        state.put_module("net", &net);
+        state.put_optimizer("adam", &adam);
+        let path =
+            std::env::temp_dir().join(format!("heist-burn-adam-{}.ckpt", std::process::id()));
+        state.save(&path).unwrap();
+        let loaded = State::load(&path).unwrap().expect("written");
+        let _ = std::fs::remove_file(&path);
+
+        let mut afresh = build();
+        loaded.load_module("net", &mut afresh).unwrap();
+        let mut restored = loaded.optimizer("adam", Adam::burn(settings)).unwrap();
+        let bytes = |net: &Linear| crate::engine::models::snapshot_bytes(net).unwrap();
+        let continued = step(net, &mut adam);
+        let resumed = step(afresh, &mut restored);
+        assert!(bytes(&continued) == bytes(&resumed), "same third step");
+        let mut same_weights = build();
+        loaded.load_module("net", &mut same_weights).unwrap();
+        let fresh_moments = step(same_weights, &mut Adam::burn(settings));
+        assert!(
+            bytes(&fresh_moments) != bytes(&resumed),
+            "the moments were restored, not started over"
+        );
+    }
+
     #[test]
     fn a_checkpoint_round_trips_and_a_damaged_one_is_refused() {
         let device = Device::flex();
