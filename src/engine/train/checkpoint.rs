@@ -310,7 +310,15 @@ impl State {
         };
         match std::fs::read(path) {
             Ok(bytes) => State::from_bytes(&bytes).map(Some).map_err(error),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            // No checkpoint there (nor, perhaps, its folder).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(error(format!("cannot be read: {e}"))),
         }
     }
@@ -647,5 +655,39 @@ mod resuming {
         let whole = train(&cx, "monet", None, &mut Watch::default()).unwrap();
         assert!(whole.to_bytes().unwrap() == g.to_bytes().unwrap());
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A full disk or an unwritable folder costs the checkpoint, not the training.
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_is_warned_of_and_training_goes_on() {
+        let program = tiny();
+        let cx = context(&program);
+        // The checkpoint's folder is a file: every write fails.
+        let blocker = std::env::temp_dir().join(format!("heist-not-a-dir-{}", std::process::id()));
+        std::fs::write(&blocker, b"a file").unwrap();
+        let c = Checkpointing {
+            path: blocker.join("monet.ckpt"),
+            every: std::time::Duration::ZERO,
+        };
+        let mut watch = Watch::default();
+        let g = train(&cx, "monet", Some(&c), &mut watch).unwrap();
+        assert_eq!(watch.warnings.len(), 1, "warned once: {:?}", watch.warnings);
+        assert!(
+            watch.warnings[0].contains("monet.ckpt") && watch.warnings[0].contains("goes on"),
+            "{}",
+            watch.warnings[0]
+        );
+        let whole = train(&cx, "monet", None, &mut Watch::default()).unwrap();
+        assert!(whole.to_bytes().unwrap() == g.to_bytes().unwrap());
+
+        let mut stopped = Watch {
+            stop: Some(1),
+            ..Watch::default()
+        };
+        match train(&cx, "monet", Some(&c), &mut stopped) {
+            Err(TrainError::Interrupted { step: 1, path }) => assert_eq!(path, "not kept"),
+            other => panic!("expected an interruption, got {:?}", other.map(|_| ())),
+        }
+        let _ = std::fs::remove_file(&blocker);
     }
 }

@@ -158,8 +158,6 @@ pub enum TrainError {
     /// The VGG19 weights of a perceptual content loss cannot be used.
     #[error("the VGG19 content loss: {0}")]
     ContentWeights(String),
-    #[error(transparent)]
-    Checkpoint(#[from] checkpoint::CheckpointError),
     #[error("training was interrupted after step {step}; its checkpoint is {path}")]
     Interrupted { step: u64, path: String },
 }
@@ -173,9 +171,6 @@ impl TrainError {
             TrainError::Data(_) => "check the dataset the model trains on",
             TrainError::ContentWeights(_) => {
                 "give torchvision's VGG19 weights (vgg19-dcbb9e9d.pth, or a .safetensors with its keys) in `vgg19(weights = ...)`, or write `content_loss = pixel`"
-            }
-            TrainError::Checkpoint(_) => {
-                "check the disk space and permissions of the checkpoint's folder"
             }
             TrainError::Interrupted { .. } => "run the same command again to continue from it",
         }
@@ -255,6 +250,9 @@ pub fn train(
         None => 0,
     };
     let mut saved = Instant::now();
+    // A checkpoint only saves time: one that cannot be written (a full disk) is warned of once
+    // and training goes on; the next one is tried as usual.
+    let mut unwritable = false;
     for step in first..recipe.total_steps() {
         let losses = trainer.step(step);
         let values: Vec<(&'static str, f64)> = losses
@@ -271,16 +269,24 @@ pub fn train(
         if let Some(c) = checkpoint.filter(|c| !last && (stop || saved.elapsed() >= c.every)) {
             let mut state = State::new(step + 1, label);
             trainer.save(&mut state);
-            state.save(&c.path)?;
+            match state.save(&c.path) {
+                Err(e) if !unwritable => {
+                    observer.warn(&format!("{e}; training goes on without it"));
+                    unwritable = true;
+                }
+                _ => {}
+            }
             saved = Instant::now();
         }
         if stop {
             observer.finish();
             return Err(TrainError::Interrupted {
                 step: step + 1,
-                path: checkpoint
-                    .map(|c| c.path.display().to_string())
-                    .unwrap_or_else(|| "not kept".into()),
+                // The one written now, or an earlier one if this one could not be.
+                path: match checkpoint {
+                    Some(c) if c.path.is_file() => c.path.display().to_string(),
+                    _ => "not kept".into(),
+                },
             });
         }
     }
