@@ -2,6 +2,7 @@
 //! queries -- as a library the runner calls job by job.
 
 pub mod backend;
+pub mod conv;
 pub mod data;
 pub mod defense;
 pub mod jobs;

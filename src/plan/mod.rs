@@ -28,12 +28,15 @@ use crate::sema::program::{
 /// results (and everything built on them) are computed again.
 pub mod versions {
     // 2: saved weights include the last step's BatchNorm statistics; SRGAN's VGG19 content loss.
-    // 3: the fused Adam (PyTorch's operation order).
-    pub const VICTIM: u32 = 3;
-    pub const QUERIES: u32 = 1;
+    // 3: the fused Adam (PyTorch's operation order). 4: heist's convolution kernels on flex.
+    pub const VICTIM: u32 = 4;
+    // 2: victims answer through heist's convolution kernels on flex.
+    pub const QUERIES: u32 = 2;
     // 2: saved weights include the last step's BatchNorm statistics. 3: the fused Adam.
-    pub const SURROGATE: u32 = 3;
-    pub const OUTPUTS: u32 = 1;
+    // 4: heist's convolution kernels on flex.
+    pub const SURROGATE: u32 = 4;
+    // 2: heist's convolution kernels on flex.
+    pub const OUTPUTS: u32 = 2;
     pub const EVALUATE: u32 = 1;
 }
 

@@ -2,6 +2,7 @@
 //! generators (reflection padding, instance normalisation without affine parameters, so every
 //! convolution has a bias) and InstanceNorm PatchGAN discriminators ([`super::patchgan`]).
 
+use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::{relu, tanh};
@@ -38,9 +39,11 @@ impl ResidualBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let h = relu(
             self.norm1
-                .forward(self.conv1.forward(reflect(x.clone(), 1))),
+                .forward(conv::forward(&self.conv1, reflect(x.clone(), 1))),
         );
-        let h = self.norm2.forward(self.conv2.forward(reflect(h, 1)));
+        let h = self
+            .norm2
+            .forward(conv::forward(&self.conv2, reflect(h, 1)));
         x + h
     }
 }
@@ -91,9 +94,12 @@ impl ResnetGenerator {
 
     /// `[batch, channels, size, size]` in [-1, 1] to the same shape in [-1, 1].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut h = relu(self.stem_norm.forward(self.stem.forward(reflect(x, 3))));
-        for (conv, norm) in self.down.iter().zip(&self.down_norms) {
-            h = relu(norm.forward(conv.forward(h)));
+        let mut h = relu(
+            self.stem_norm
+                .forward(conv::forward(&self.stem, reflect(x, 3))),
+        );
+        for (down, norm) in self.down.iter().zip(&self.down_norms) {
+            h = relu(norm.forward(conv::forward(down, h)));
         }
         for block in &self.blocks {
             h = block.forward(h);
@@ -101,7 +107,7 @@ impl ResnetGenerator {
         for (conv, norm) in self.up.iter().zip(&self.up_norms) {
             h = relu(norm.forward(conv.forward(h)));
         }
-        tanh(self.head.forward(reflect(h, 3)))
+        tanh(conv::forward(&self.head, reflect(h, 3)))
     }
 }
 

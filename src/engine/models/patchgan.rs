@@ -2,6 +2,7 @@
 //! or fake for every 70x70 patch (with 3 layers). With BatchNorm (Pix2Pix) the normalised
 //! convolutions have no bias; with InstanceNorm (CycleGAN, not affine) they do.
 
+use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig};
@@ -102,7 +103,7 @@ impl PatchGan {
         let last = self.stages.len() - 1;
         let mut h = x;
         for (i, stage) in self.stages.iter().enumerate() {
-            h = stage.conv.forward(h);
+            h = conv::forward(&stage.conv, h);
             if let Some(norm) = &stage.norm {
                 h = norm.forward(h);
             }

@@ -3,6 +3,7 @@
 //! three innermost-but-one levels); its discriminator is the BatchNorm PatchGAN
 //! ([`super::patchgan`]) on (input, output) pairs.
 
+use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
@@ -97,7 +98,7 @@ impl UnetGenerator {
         } else {
             leaky_relu(x.clone(), 0.2)
         };
-        h = l.down.forward(h);
+        h = conv::forward(&l.down, h);
         if let Some(norm) = &l.down_norm {
             h = norm.forward(h);
         }

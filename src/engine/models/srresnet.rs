@@ -2,6 +2,7 @@
 //! with PixelShuffle x2 steps, and a VGG-style discriminator whose convolutions double their
 //! filters every other layer and halve the resolution in between.
 
+use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PixelShuffle, PixelShuffleConfig};
@@ -82,17 +83,19 @@ impl SrResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let skip = self.head_act.forward(self.head.forward(x));
+        let skip = self.head_act.forward(conv::forward(&self.head, x));
         let mut h = skip.clone();
         for b in &self.blocks {
-            let r = b.act.forward(b.norm1.forward(b.conv1.forward(h.clone())));
-            h = h + b.norm2.forward(b.conv2.forward(r));
+            let r = b
+                .act
+                .forward(b.norm1.forward(conv::forward(&b.conv1, h.clone())));
+            h = h + b.norm2.forward(conv::forward(&b.conv2, r));
         }
-        h = self.body_norm.forward(self.body.forward(h)) + skip;
+        h = self.body_norm.forward(conv::forward(&self.body, h)) + skip;
         for u in &self.upsample {
-            h = u.act.forward(u.shuffle.forward(u.conv.forward(h)));
+            h = u.act.forward(u.shuffle.forward(conv::forward(&u.conv, h)));
         }
-        tanh(self.tail.forward(h))
+        tanh(conv::forward(&self.tail, h))
     }
 }
 
@@ -137,14 +140,17 @@ impl VggDiscriminator {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x;
         for s in &self.stages {
-            h = s.conv.forward(h);
+            h = conv::forward(&s.conv, h);
             if let Some(n) = &s.norm {
                 h = n.forward(h);
             }
             h = leaky_relu(h, 0.2);
         }
-        let h = leaky_relu(self.dense.forward(adaptive_avg_pool2d(h, [1, 1])), 0.2);
-        self.out.forward(h)
+        let h = leaky_relu(
+            conv::forward(&self.dense, adaptive_avg_pool2d(h, [1, 1])),
+            0.2,
+        );
+        conv::forward(&self.out, h)
     }
 }
 

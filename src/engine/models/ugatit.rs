@@ -5,11 +5,12 @@
 //! LIN; and discriminators with CAM and spectral normalisation, a global (`global_layers`,
 //! 7 in the paper) and a local one (`local_layers`, 5).
 
+use crate::engine::conv;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{InstanceNorm, InstanceNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
-use burn::tensor::module::{adaptive_avg_pool2d, conv2d as conv2d_op};
+use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -93,8 +94,11 @@ impl AdaLinBlock {
             let (out_in, out_ln) = instance_and_layer(h);
             mix(rho, out_in, out_ln) * gamma.clone() + beta.clone()
         };
-        let h = relu(ada(self.conv1.forward(reflect(x.clone(), 1)), &self.rho1));
-        x + ada(self.conv2.forward(reflect(h, 1)), &self.rho2)
+        let h = relu(ada(
+            conv::forward(&self.conv1, reflect(x.clone(), 1)),
+            &self.rho1,
+        ));
+        x + ada(conv::forward(&self.conv2, reflect(h, 1)), &self.rho2)
     }
 }
 
@@ -155,7 +159,7 @@ fn cam(
         ],
         1,
     );
-    let h = conv1x1.forward(weighted);
+    let h = conv::forward(conv1x1, weighted);
     let h = if leaky { leaky_relu(h, 0.2) } else { relu(h) };
     let heatmap = h.clone().sum_dim(1);
     (h, cam_logit, heatmap)
@@ -209,17 +213,19 @@ impl UgatitGenerator {
 
     /// The translation in [-1, 1], the CAM logits `[batch, 2]` and the attention heatmap.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<2>, Tensor<4>) {
-        let mut h = relu(self.norms[0].forward(self.stem.forward(reflect(x, 3))));
-        for (conv, norm) in self.down.iter().zip(&self.norms[1..]) {
-            h = relu(norm.forward(conv.forward(reflect(h, 1))));
+        let mut h = relu(self.norms[0].forward(conv::forward(&self.stem, reflect(x, 3))));
+        for (layer, norm) in self.down.iter().zip(&self.norms[1..]) {
+            h = relu(norm.forward(conv::forward(layer, reflect(h, 1))));
         }
         for block in &self.encoder {
             let r = relu(
                 block
                     .norm
-                    .forward(block.conv1.forward(reflect(h.clone(), 1))),
+                    .forward(conv::forward(&block.conv1, reflect(h.clone(), 1))),
             );
-            h = h + block.norm.forward(block.conv2.forward(reflect(r, 1)));
+            h = h + block
+                .norm
+                .forward(conv::forward(&block.conv2, reflect(r, 1)));
         }
         let (gw, mw) = (self.gap_fc.weight.val(), self.gmp_fc.weight.val());
         let (h, cam_logit, heatmap) = cam(h, gw.clone(), mw.clone(), gw, mw, &self.conv1x1, false);
@@ -238,10 +244,14 @@ impl UgatitGenerator {
         for block in &self.decoder {
             h = block.forward(h, gamma.clone(), beta.clone());
         }
-        for (conv, norm) in self.up.iter().zip(&self.up_norms) {
-            h = relu(norm.forward(conv.forward(reflect(nearest_x2(h), 1))));
+        for (layer, norm) in self.up.iter().zip(&self.up_norms) {
+            h = relu(norm.forward(conv::forward(layer, reflect(nearest_x2(h), 1))));
         }
-        (tanh(self.head.forward(reflect(h, 3))), cam_logit, heatmap)
+        (
+            tanh(conv::forward(&self.head, reflect(h, 3))),
+            cam_logit,
+            heatmap,
+        )
     }
 
     /// Keeps every rho in [0, 1] (the official `RhoClipper`, applied after each step).
@@ -358,7 +368,7 @@ impl SnConv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv2d_op(
+        conv::conv2d(
             x,
             self.weight.normalised(),
             self.bias.as_ref().map(|b| b.val()),

@@ -1,0 +1,395 @@
+//! A 2-D convolution and its two gradients on contiguous NCHW `f32` values, as PyTorch's CPU
+//! fallback computes them: one im2col (or col2im) per image and one large matrix product.
+//!
+//! burn's generic backward instead runs the weight gradient as a convolution whose "kernel"
+//! is the whole output gradient (64 gemms of 64x9 outputs, each with its own im2col) and the
+//! input gradient as a transposed convolution; both spend most of their time packing and
+//! copying (docs/engine.md, "Speed").
+//!
+//! Parallelism: one image per task (its im2col, products and col2im on one thread), which
+//! keeps the tasks coarse on two cores; large im2col matrices are cut into tiles of output rows
+//! that stay in cache.
+//!
+//! Determinism: each product sums over its depth in one fixed order on one thread, and the
+//! weight gradient adds its per-image parts in image order, so the results do not depend on
+//! the number of threads.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+/// A convolution's geometry (groups 1, dilation 1, the same padding on both sides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub batch: usize,
+    pub channels_in: usize,
+    pub channels_out: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl Geometry {
+    pub fn output(&self) -> [usize; 2] {
+        std::array::from_fn(|d| {
+            (self.input[d] + 2 * self.padding[d] - self.kernel[d]) / self.stride[d] + 1
+        })
+    }
+
+    /// Rows of the im2col matrix: input channels x kernel positions.
+    fn rows(&self) -> usize {
+        self.channels_in * self.kernel[0] * self.kernel[1]
+    }
+
+    fn pixels_out(&self) -> usize {
+        let [ho, wo] = self.output();
+        ho * wo
+    }
+
+    fn pixels_in(&self) -> usize {
+        self.input[0] * self.input[1]
+    }
+
+    /// Values per image of the input and of the output.
+    fn image_sizes(&self) -> (usize, usize) {
+        (
+            self.channels_in * self.pixels_in(),
+            self.channels_out * self.pixels_out(),
+        )
+    }
+
+    /// Checks the lengths of what a kernel was given against the geometry.
+    fn check(&self, x: Option<&[f32]>, weight: Option<&[f32]>, y: Option<&[f32]>) {
+        let (in_image, out_image) = self.image_sizes();
+        let sizes = [
+            (x, self.batch * in_image, "input"),
+            (weight, self.channels_out * self.rows(), "weight"),
+            (y, self.batch * out_image, "output gradient"),
+        ];
+        for (values, len, what) in sizes {
+            if let Some(v) = values {
+                assert_eq!(v.len(), len, "{what} size");
+            }
+        }
+    }
+}
+
+/// For kernel offset `k` along one axis: the first and last output index whose input index
+/// `o * stride + k - padding` lies inside `0..size`, as a half-open range.
+fn valid(k: usize, stride: usize, padding: usize, size: usize, out: usize) -> (usize, usize) {
+    let first = padding.saturating_sub(k).div_ceil(stride);
+    let end = if size + padding > k {
+        ((size + padding - k - 1) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (first.min(end), end)
+}
+
+/// Output rows per tile: the im2col matrix of a tile stays near 1 MB (in cache), however
+/// large the kernel or the image.
+fn tiles(g: &Geometry) -> impl Iterator<Item = Range<usize>> {
+    let [ho, wo] = g.output();
+    let per_tile = ((1 << 18) / (g.rows() * wo)).clamp(1, ho);
+    (0..ho.div_ceil(per_tile)).map(move |t| t * per_tile..((t + 1) * per_tile).min(ho))
+}
+
+/// Values in the im2col matrix of the largest tile.
+fn tile_len(g: &Geometry) -> usize {
+    tiles(g).map(|t| t.len()).max().unwrap_or(0) * g.output()[1] * g.rows()
+}
+
+/// `cols[(c, i, j), (oh, ow)] = x[c, oh*s + i - p, ow*s + j - p]` (0 outside) for the output
+/// rows `tile` of one image.
+fn im2col(x: &[f32], g: &Geometry, tile: &Range<usize>, cols: &mut [f32]) {
+    let [h, w] = g.input;
+    let [kh, kw] = g.kernel;
+    let [ho, wo] = g.output();
+    let p = tile.len() * wo;
+    for (row, out) in cols[..g.rows() * p].chunks_mut(p).enumerate() {
+        let c = row / (kh * kw);
+        let (i, j) = ((row / kw) % kh, row % kw);
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        let (oh0, oh1) = valid(i, g.stride[0], g.padding[0], h, ho);
+        let (ow0, ow1) = valid(j, g.stride[1], g.padding[1], w, wo);
+        out.fill(0.0);
+        for oh in oh0.max(tile.start)..oh1.min(tile.end) {
+            let ih = oh * g.stride[0] + i - g.padding[0];
+            let local = oh - tile.start;
+            let dst = &mut out[local * wo..(local + 1) * wo];
+            let src = &plane[ih * w..(ih + 1) * w];
+            if g.stride[1] == 1 {
+                let iw0 = ow0 + j - g.padding[1];
+                dst[ow0..ow1].copy_from_slice(&src[iw0..iw0 + (ow1 - ow0)]);
+            } else {
+                for ow in ow0..ow1 {
+                    dst[ow] = src[ow * g.stride[1] + j - g.padding[1]];
+                }
+            }
+        }
+    }
+}
+
+/// The inverse scatter of [`im2col`]: `dx[c, ...] += cols[(c, i, j), ...]` for the output rows
+/// `tile` of one image. Each channel is summed by one thread, kernel positions in order.
+fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dx: &mut [f32]) {
+    let [h, w] = g.input;
+    let [kh, kw] = g.kernel;
+    let [ho, wo] = g.output();
+    let p = tile.len() * wo;
+    for (c, plane) in dx.chunks_mut(h * w).enumerate() {
+        for i in 0..kh {
+            let (oh0, oh1) = valid(i, g.stride[0], g.padding[0], h, ho);
+            for j in 0..kw {
+                let (ow0, ow1) = valid(j, g.stride[1], g.padding[1], w, wo);
+                let row = &cols[((c * kh + i) * kw + j) * p..][..p];
+                for oh in oh0.max(tile.start)..oh1.min(tile.end) {
+                    let ih = oh * g.stride[0] + i - g.padding[0];
+                    let local = oh - tile.start;
+                    let src = &row[local * wo..(local + 1) * wo];
+                    let dst = &mut plane[ih * w..(ih + 1) * w];
+                    if g.stride[1] == 1 {
+                        let iw0 = ow0 + j - g.padding[1];
+                        for (d, s) in dst[iw0..iw0 + (ow1 - ow0)].iter_mut().zip(&src[ow0..ow1]) {
+                            *d += s;
+                        }
+                    } else {
+                        for ow in ow0..ow1 {
+                            dst[ow * g.stride[1] + j - g.padding[1]] += src[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst = (accumulate ? dst : 0) + lhs * rhs` for row-major strided operands.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    [m, n, k]: [usize; 3],
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    [lhs_rs, lhs_cs]: [isize; 2],
+    rhs: &[f32],
+    [rhs_rs, rhs_cs]: [isize; 2],
+) {
+    assert!(m == 0 || dst.len() >= (m - 1) * dst_rs + n);
+    // SAFETY: the operands are slices at least as large as the strides reach (checked by the
+    // callers' shapes); dst does not alias lhs or rhs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// The convolution itself: `[n, co, ho, wo]` from `x` `[n, ci, h, w]` and `weight`
+/// `[co, ci, kh, kw]` (no bias).
+pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+    g.check(Some(x), Some(weight), None);
+    let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
+    let wo = g.output()[1];
+    let mut y = vec![0.0f32; g.batch * out_image];
+    y.par_chunks_mut(out_image).enumerate().for_each(|(b, y)| {
+        let mut cols = vec![0.0f32; tile_len(g)];
+        for tile in tiles(g) {
+            let n = tile.len() * wo;
+            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols);
+            // y_b[co, tile] = weight[co, rows] * cols[rows, tile]
+            matmul(
+                [g.channels_out, n, rows],
+                &mut y[tile.start * wo..],
+                p,
+                false,
+                weight,
+                [rows as isize, 1],
+                &cols,
+                [n as isize, 1],
+            );
+        }
+    });
+    y
+}
+
+/// The weight gradient `[co, ci, kh, kw]` of a convolution of `x` `[n, ci, h, w]` whose output
+/// gradient is `grad` `[n, co, ho, wo]`.
+pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+    g.check(Some(x), None, Some(grad));
+    let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
+    let wo = g.output()[1];
+    let parts: Vec<Vec<f32>> = (0..g.batch)
+        .into_par_iter()
+        .map(|b| {
+            let mut dw = vec![0.0f32; g.channels_out * rows];
+            let mut cols = vec![0.0f32; tile_len(g)];
+            for (t, tile) in tiles(g).enumerate() {
+                let n = tile.len() * wo;
+                im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols);
+                // dw[co, rows] += grad_b[co, tile] * cols[rows, tile]^T
+                matmul(
+                    [g.channels_out, rows, n],
+                    &mut dw,
+                    rows,
+                    t > 0,
+                    &grad[b * out_image + tile.start * wo..],
+                    [p as isize, 1],
+                    &cols,
+                    [1, n as isize],
+                );
+            }
+            dw
+        })
+        .collect();
+    let mut parts = parts.into_iter();
+    let mut dw = parts
+        .next()
+        .unwrap_or_else(|| vec![0.0; g.channels_out * rows]);
+    for part in parts {
+        dw.iter_mut().zip(&part).for_each(|(d, p)| *d += p);
+    }
+    dw
+}
+
+/// The input gradient `[n, ci, h, w]` of a convolution with `weight` `[co, ci, kh, kw]` whose
+/// output gradient is `grad` `[n, co, ho, wo]`.
+pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+    g.check(None, Some(weight), Some(grad));
+    let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
+    let wo = g.output()[1];
+    let mut dx = vec![0.0f32; g.batch * in_image];
+    dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
+        let mut cols = vec![0.0f32; tile_len(g)];
+        for tile in tiles(g) {
+            let n = tile.len() * wo;
+            // cols[rows, tile] = weight[co, rows]^T * grad_b[co, tile]
+            matmul(
+                [rows, n, g.channels_out],
+                &mut cols,
+                n,
+                false,
+                weight,
+                [1, rows as isize],
+                &grad[b * out_image + tile.start * wo..],
+                [p as isize, 1],
+            );
+            col2im(&cols, g, &tile, dx);
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gradients by their definition, one multiply-add at a time.
+    fn naive(x: &[f32], w: &[f32], grad: &[f32], g: &Geometry) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let [h, wd] = g.input;
+        let [kh, kw] = g.kernel;
+        let [ho, wo] = g.output();
+        let mut dx = vec![0.0f32; x.len()];
+        let mut dw = vec![0.0f32; w.len()];
+        let mut y = vec![0.0f32; grad.len()];
+        for b in 0..g.batch {
+            for o in 0..g.channels_out {
+                for c in 0..g.channels_in {
+                    for i in 0..kh {
+                        for j in 0..kw {
+                            for oh in 0..ho {
+                                for ow in 0..wo {
+                                    let ih =
+                                        (oh * g.stride[0] + i) as isize - g.padding[0] as isize;
+                                    let iw =
+                                        (ow * g.stride[1] + j) as isize - g.padding[1] as isize;
+                                    if ih < 0 || iw < 0 || ih >= h as isize || iw >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((b * g.channels_in + c) * h + ih as usize) * wd
+                                        + iw as usize;
+                                    let wi = ((o * g.channels_in + c) * kh + i) * kw + j;
+                                    let gi = ((b * g.channels_out + o) * ho + oh) * wo + ow;
+                                    dx[xi] += w[wi] * grad[gi];
+                                    dw[wi] += x[xi] * grad[gi];
+                                    y[gi] += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (y, dx, dw)
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_output_and_both_gradients_match_their_definition() {
+        for (channels, kernel, stride, padding, input) in [
+            ([3, 4], [3, 3], [1, 1], [1, 1], [7, 6]),
+            // 15 tiles of two output rows each
+            ([40, 2], [9, 9], [1, 1], [4, 4], [30, 30]),
+            ([3, 4], [4, 4], [2, 2], [1, 1], [8, 8]),
+            ([3, 4], [7, 7], [1, 1], [0, 0], [9, 10]),
+            ([3, 4], [1, 1], [1, 1], [0, 0], [5, 5]),
+            ([3, 4], [3, 3], [2, 2], [0, 0], [9, 7]),
+        ] {
+            let [ci, co] = channels;
+            let g = Geometry {
+                batch: 2,
+                channels_in: ci,
+                channels_out: co,
+                input,
+                kernel,
+                stride,
+                padding,
+            };
+            let [ho, wo] = g.output();
+            let x = values(2 * ci * input[0] * input[1], 1);
+            let w = values(co * ci * kernel[0] * kernel[1], 2);
+            let grad = values(2 * co * ho * wo, 3);
+            let (y, dx, dw) = naive(&x, &w, &grad, &g);
+            let close = |a: &[f32], b: &[f32]| {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-3)
+            };
+            assert!(close(&forward(&x, &w, &g), &y), "{g:?}: output");
+            assert!(
+                close(&input_grad(&w, &grad, &g), &dx),
+                "{g:?}: input gradient"
+            );
+            assert!(
+                close(&weight_grad(&x, &grad, &g), &dw),
+                "{g:?}: weight gradient"
+            );
+        }
+    }
+}
