@@ -1,5 +1,5 @@
-//! 2-D convolutions for heist's networks. On the CPU default (flex) they run heist's own
-//! im2col kernels ([`kernels`]) forward and backward, as a burn backend extension with its own
+//! 2-D convolutions (and transposed convolutions) for heist's networks. On the CPU default
+//! (flex) they run heist's own im2col kernels ([`kernels`]) forward and backward, as a burn backend extension with its own
 //! backward pass; on libtorch and CUDA they are burn's `conv2d`, on the device's kernels.
 //!
 //! Why: burn's generic convolution backward on flex spends most of its time packing and
@@ -17,9 +17,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::PaddingConfig2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use kernels::Geometry;
@@ -61,6 +61,10 @@ pub fn conv2d(
         weight.into_dispatch(),
         options,
     ));
+    with_bias(y, bias)
+}
+
+fn with_bias(y: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
     match bias {
         Some(b) => {
             let channels = b.dims()[0];
@@ -70,13 +74,65 @@ pub fn conv2d(
     }
 }
 
+/// `conv.forward(x)` for a transposed convolution, through heist's kernels on the CPU default:
+/// its output is a convolution's input gradient, and its gradients are that convolution's
+/// output and weight gradient.
+pub fn forward_transposed(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let options = ConvTransposeOptions::new(
+        conv.stride,
+        conv.padding,
+        conv.padding_out,
+        conv.dilation,
+        conv.groups,
+    );
+    let weight = conv.weight.val();
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    let flex = x.device().without_autodiff() == Device::flex();
+    if !flex || transposed_geometry(&x.dims(), &weight.dims(), &options).is_none() {
+        return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
+    }
+    let y = Tensor::<4>::from_dispatch(<Dispatch as HeistConv>::heist_conv_transpose2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        options,
+    ));
+    with_bias(y, bias)
+}
+
+/// The convolution whose input gradient a transposed convolution of `x` `[n, ci, h, w]` with
+/// `w` `[ci, co, kh, kw]` computes (its input is the transposed convolution's output), or
+/// `None` where heist's kernels do not apply.
+fn transposed_geometry(
+    x: &[usize; 4],
+    w: &[usize; 4],
+    options: &ConvTransposeOptions<2>,
+) -> Option<Geometry> {
+    if options.groups != 1 || options.dilation != [1, 1] || x[1] != w[0] {
+        return None;
+    }
+    let size = |d: usize| {
+        ((x[2 + d] - 1) * options.stride[d] + w[2 + d] + options.padding_out[d])
+            .checked_sub(2 * options.padding[d])
+    };
+    let g = Geometry {
+        batch: x[0],
+        channels_in: w[1],
+        channels_out: w[0],
+        input: [size(0)?, size(1)?],
+        kernel: [w[2], w[3]],
+        stride: options.stride,
+        padding: options.padding,
+    };
+    (g.input.iter().all(|&s| s > 0) && g.output() == [x[2], x[3]] && worth_it(&g)).then_some(g)
+}
+
 /// The geometry of a convolution heist's kernels compute (groups 1, no dilation, the same
 /// padding on both sides), or `None`.
 fn geometry(x: &[usize; 4], w: &[usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
     let begin = options.padding_begin();
     let symmetric = !options.is_asymmetric();
-    (options.groups == 1 && options.dilation == [1, 1] && symmetric && x[1] == w[1]).then(|| {
-        Geometry {
+    (options.groups == 1 && options.dilation == [1, 1] && symmetric && x[1] == w[1])
+        .then_some(Geometry {
             batch: x[0],
             channels_in: x[1],
             channels_out: w[0],
@@ -84,8 +140,17 @@ fn geometry(x: &[usize; 4], w: &[usize; 4], options: &ConvOptions<2>) -> Option<
             kernel: [w[2], w[3]],
             stride: options.stride,
             padding: begin,
-        }
-    })
+        })
+        .filter(worth_it)
+}
+
+/// Images of fewer output pixels than this go to flex's own convolution: one product per
+/// image is then too thin (a matrix-vector product at 1x1), and flex batches the images.
+const MIN_PIXELS: usize = 64;
+
+fn worth_it(g: &Geometry) -> bool {
+    let [h, w] = g.output();
+    h * w >= MIN_PIXELS
 }
 
 #[backend_extension(Flex, Autodiff)]
@@ -95,6 +160,13 @@ pub trait HeistConv: burn::backend::Backend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// A transposed convolution without bias.
+    fn heist_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Self>;
 }
 
@@ -112,24 +184,48 @@ fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 fn with_values<R>(
     x: &FlexTensor,
     w: &FlexTensor,
-    options: &ConvOptions<2>,
+    geometry: impl FnOnce(&[usize; 4], &[usize; 4]) -> Option<Geometry>,
     f: impl FnOnce(&[f32], &[f32], &Geometry) -> R,
 ) -> Option<R> {
     if x.dtype() != DType::F32 || w.dtype() != DType::F32 {
         return None;
     }
-    let g = geometry(&dims(x), &dims(w), options)?;
+    let g = geometry(&dims(x), &dims(w))?;
     let (x, w) = (x.to_contiguous(), w.to_contiguous());
     Some(f(x.storage::<f32>(), w.storage::<f32>(), &g))
 }
 
 impl HeistConv for Flex {
     fn heist_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        with_values(&x, &weight, &options, |x, w, g| {
-            let [ho, wo] = g.output();
-            flex_tensor(kernels::forward(x, w, g), [g.batch, g.channels_out, ho, wo])
-        })
+        with_values(
+            &x,
+            &weight,
+            |x, w| geometry(x, w, &options),
+            |x, w, g| {
+                let [ho, wo] = g.output();
+                flex_tensor(kernels::forward(x, w, g), [g.batch, g.channels_out, ho, wo])
+            },
+        )
         .unwrap_or_else(|| Flex::conv2d(x, weight, None, options))
+    }
+
+    fn heist_conv_transpose2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        with_values(
+            &x,
+            &weight,
+            |x, w| transposed_geometry(x, w, &options),
+            |x, w, g| {
+                flex_tensor(
+                    kernels::input_grad(w, x, g),
+                    [g.batch, g.channels_in, g.input[0], g.input[1]],
+                )
+            },
+        )
+        .unwrap_or_else(|| Flex::conv_transpose2d(x, weight, None, options))
     }
 }
 
@@ -153,31 +249,114 @@ impl Backward<Flex, 2> for ConvBackward {
         let grad = grad.to_contiguous();
         let dy = grad.storage::<f32>();
         if let Some(node) = node_x {
-            let dx = with_values(&x, &w, &options, |_, w, g| {
-                flex_tensor(
-                    kernels::input_grad(w, dy, g),
-                    [g.batch, g.channels_in, g.input[0], g.input[1]],
-                )
-            })
+            let dx = with_values(
+                &x,
+                &w,
+                |x, w| geometry(x, w, &options),
+                |_, w, g| {
+                    flex_tensor(
+                        kernels::input_grad(w, dy, g),
+                        [g.batch, g.channels_in, g.input[0], g.input[1]],
+                    )
+                },
+            )
             .unwrap_or_else(|| {
                 Flex::conv2d_x_backward(x.clone(), w.clone(), grad.clone(), options.clone())
             });
             grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_w {
-            let dw = with_values(&x, &w, &options, |x, _, g| {
-                flex_tensor(
-                    kernels::weight_grad(x, dy, g),
-                    [g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
-                )
-            })
+            let dw = with_values(
+                &x,
+                &w,
+                |x, w| geometry(x, w, &options),
+                |x, _, g| {
+                    flex_tensor(
+                        kernels::weight_grad(x, dy, g),
+                        [g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
+                    )
+                },
+            )
             .unwrap_or_else(|| Flex::conv2d_weight_backward(x, w, grad.clone(), options));
             grads.register::<Flex>(node.id, dw);
         }
     }
 }
 
+#[derive(Debug)]
+struct ConvTransposeBackward;
+
+impl Backward<Flex, 2> for ConvTransposeBackward {
+    type State = (NodeId, NodeId, ConvTransposeOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, w_state, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
+        let grad = grad.to_contiguous();
+        let dy = grad.storage::<f32>();
+        let geometry = |x: &[usize; 4], w: &[usize; 4]| transposed_geometry(x, w, &options);
+        if let Some(node) = node_x {
+            // The convolution of the output gradient.
+            let dx = with_values(&x, &w, geometry, |_, w, g| {
+                let [h, wd] = g.output();
+                flex_tensor(kernels::forward(dy, w, g), [g.batch, g.channels_out, h, wd])
+            })
+            .unwrap_or_else(|| {
+                Flex::conv_transpose2d_x_backward(w.clone(), grad.clone(), options.clone())
+            });
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            // The convolution's weight gradient, its input being the output gradient.
+            let dw = with_values(&x, &w, geometry, |x, _, g| {
+                flex_tensor(
+                    kernels::weight_grad(dy, x, g),
+                    [g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
+                )
+            })
+            .unwrap_or_else(|| Flex::conv_transpose2d_weight_backward(x, w, grad.clone(), options));
+            grads.register::<Flex>(node.id, dw);
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> HeistConv for Autodiff<Flex, C> {
+    fn heist_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        match ConvTransposeBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let w_state = prep.checkpoint(&weight);
+                let y = Flex::heist_conv_transpose2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    options.clone(),
+                );
+                prep.finish((x_state, w_state, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::heist_conv_transpose2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+
     fn heist_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -203,6 +382,103 @@ impl<C: CheckpointStrategy> HeistConv for Autodiff<Flex, C> {
                 weight.into_primitive(),
                 options,
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+
+    fn input(shape: [usize; 4], device: &Device) -> Tensor<4> {
+        let n = shape.iter().product::<usize>();
+        let values = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        Tensor::from_data(TensorData::new(values, shape), device).require_grad()
+    }
+
+    /// The output, and the gradients of `sum(output * output)` with respect to the input and
+    /// the module's weight and bias.
+    fn run<M>(
+        module: &M,
+        x: Tensor<4>,
+        f: impl Fn(&M, Tensor<4>) -> Tensor<4>,
+        weight: impl Fn(&M) -> (Tensor<4>, Tensor<1>),
+    ) -> Vec<Vec<f32>> {
+        let y = f(module, x.clone());
+        let grads = (y.clone() * y.clone()).sum().backward();
+        let (w, b) = weight(module);
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        vec![
+            values(y),
+            values(x.grad(&grads).unwrap()),
+            values(w.grad(&grads).unwrap()),
+            b.grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap(),
+        ]
+    }
+
+    fn assert_close(ours: &[Vec<f32>], burns: &[Vec<f32>], what: &str) {
+        for (name, (a, b)) in [
+            "output",
+            "input gradient",
+            "weight gradient",
+            "bias gradient",
+        ]
+        .iter()
+        .zip(ours.iter().zip(burns))
+        {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            assert_eq!(a.len(), b.len(), "{what}: {name}");
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-5 * scale, "{what}: {name}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn convolutions_match_burns_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        for (kernel, stride, padding, size) in [(3, 1, 1, 9), (4, 2, 1, 18), (7, 1, 0, 14)] {
+            let conv = Conv2dConfig::new([3, 5], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(
+                    padding, padding, padding, padding,
+                ))
+                .init(&device);
+            let weights = |c: &Conv2d| (c.weight.val(), c.bias.as_ref().unwrap().val());
+            let x = || input([2, 3, size, size], &device);
+            let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+            assert!(geometry(&x().dims(), &conv.weight.dims(), &options).is_some());
+            let ours = run(&conv, x(), |c, x| forward(c, x), weights);
+            let burns = run(&conv, x(), |c, x| c.forward(x), weights);
+            assert_close(&ours, &burns, &format!("conv {kernel}x{kernel}/{stride}"));
+        }
+    }
+
+    #[test]
+    fn transposed_convolutions_match_burns_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        // Pix2Pix's up-sampling (4x4/2, padding 1) and CycleGAN's (3x3/2, padding 1, output
+        // padding 1).
+        for (kernel, padding_out) in [(4, 0), (3, 1)] {
+            let conv = ConvTranspose2dConfig::new([5, 3], [kernel, kernel])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .with_padding_out([padding_out, padding_out])
+                .init(&device);
+            let weights = |c: &ConvTranspose2d| (c.weight.val(), c.bias.as_ref().unwrap().val());
+            let x = || input([2, 5, 9, 8], &device);
+            let options = ConvTransposeOptions::new([2, 2], [1, 1], [padding_out; 2], [1, 1], 1);
+            assert!(transposed_geometry(&x().dims(), &conv.weight.dims(), &options).is_some());
+            let ours = run(&conv, x(), |c, x| forward_transposed(c, x), weights);
+            let burns = run(&conv, x(), |c, x| c.forward(x), weights);
+            assert_close(&ours, &burns, &format!("transposed {kernel}x{kernel}"));
         }
     }
 }

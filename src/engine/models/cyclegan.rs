@@ -105,7 +105,7 @@ impl ResnetGenerator {
             h = block.forward(h);
         }
         for (conv, norm) in self.up.iter().zip(&self.up_norms) {
-            h = relu(norm.forward(conv.forward(h)));
+            h = relu(norm.forward(conv::forward_transposed(conv, h)));
         }
         tanh(conv::forward(&self.head, reflect(h, 3)))
     }

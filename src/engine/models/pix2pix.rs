@@ -105,7 +105,7 @@ impl UnetGenerator {
         if index + 1 < self.levels.len() {
             h = self.level(index + 1, h, rng.as_deref_mut());
         }
-        h = l.up.forward(relu(h));
+        h = conv::forward_transposed(&l.up, relu(h));
         if index == 0 {
             return tanh(h);
         }
