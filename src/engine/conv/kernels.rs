@@ -52,6 +52,27 @@ impl Geometry {
         self.input[0] * self.input[1]
     }
 
+    /// `[n, ci, h, w]`
+    pub fn input_shape(&self) -> [usize; 4] {
+        [self.batch, self.channels_in, self.input[0], self.input[1]]
+    }
+
+    /// `[n, co, ho, wo]`
+    pub fn output_shape(&self) -> [usize; 4] {
+        let [ho, wo] = self.output();
+        [self.batch, self.channels_out, ho, wo]
+    }
+
+    /// `[co, ci, kh, kw]`
+    pub fn weight_shape(&self) -> [usize; 4] {
+        [
+            self.channels_out,
+            self.channels_in,
+            self.kernel[0],
+            self.kernel[1],
+        ]
+    }
+
     /// Values per image of the input and of the output.
     fn image_sizes(&self) -> (usize, usize) {
         (
@@ -302,7 +323,7 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The gradients by their definition, one multiply-add at a time.
@@ -344,7 +365,8 @@ mod tests {
         (y, dx, dw)
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic values in [-1, 1).
+    pub(in crate::engine::conv) fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| {
                 ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0

@@ -175,38 +175,137 @@ fn dims(t: &FlexTensor) -> [usize; 4] {
     std::array::from_fn(|i| shape[i])
 }
 
-fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
+/// What heist's autodiff node needs of a convolution-like operation: where its kernels apply,
+/// and its output and two gradients, each through heist's kernels or flex's own operation.
+/// `x` is the operation's input, `w` its weight, `dy` its output gradient.
+trait Op: std::fmt::Debug + Send + Sized + 'static {
+    type Options: Clone + Send + std::fmt::Debug + 'static;
+    fn geometry(x: &[usize; 4], w: &[usize; 4], options: &Self::Options) -> Option<Geometry>;
+    fn output(x: &[f32], w: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]);
+    fn input_grad(w: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]);
+    fn weight_grad(x: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]);
+    fn flex_output(x: FlexTensor, w: FlexTensor, options: Self::Options) -> FlexTensor;
+    fn flex_input_grad(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: Self::Options,
+    ) -> FlexTensor;
+    fn flex_weight_grad(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: Self::Options,
+    ) -> FlexTensor;
+
+    /// `kernel` on the f32 values of `x` and `w` where heist's kernels apply, else `fallback`.
+    fn either(
+        x: &FlexTensor,
+        w: &FlexTensor,
+        options: &Self::Options,
+        kernel: impl FnOnce(&[f32], &[f32], &Geometry) -> (Vec<f32>, [usize; 4]),
+        fallback: impl FnOnce() -> FlexTensor,
+    ) -> FlexTensor {
+        let f32s = x.dtype() == DType::F32 && w.dtype() == DType::F32;
+        match Self::geometry(&dims(x), &dims(w), options).filter(|_| f32s) {
+            Some(g) => {
+                let (x, w) = (x.to_contiguous(), w.to_contiguous());
+                let (values, shape) = kernel(x.storage::<f32>(), w.storage::<f32>(), &g);
+                FlexTensor::from_data(TensorData::new(values, shape))
+            }
+            None => fallback(),
+        }
+    }
+
+    fn forward(x: FlexTensor, w: FlexTensor, options: Self::Options) -> FlexTensor {
+        Self::either(&x, &w, &options.clone(), Self::output, || {
+            Self::flex_output(x.clone(), w.clone(), options)
+        })
+    }
 }
 
-/// Runs `f` on the f32 values of `x` and `w` when heist's kernels apply to them; `None` sends
-/// the caller to flex's own operation.
-fn with_values<R>(
-    x: &FlexTensor,
-    w: &FlexTensor,
-    geometry: impl FnOnce(&[usize; 4], &[usize; 4]) -> Option<Geometry>,
-    f: impl FnOnce(&[f32], &[f32], &Geometry) -> R,
-) -> Option<R> {
-    if x.dtype() != DType::F32 || w.dtype() != DType::F32 {
-        return None;
+#[derive(Debug)]
+struct Convolution;
+
+impl Op for Convolution {
+    type Options = ConvOptions<2>;
+    fn geometry(x: &[usize; 4], w: &[usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
+        geometry(x, w, options)
     }
-    let g = geometry(&dims(x), &dims(w))?;
-    let (x, w) = (x.to_contiguous(), w.to_contiguous());
-    Some(f(x.storage::<f32>(), w.storage::<f32>(), &g))
+    fn output(x: &[f32], w: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::forward(x, w, g), g.output_shape())
+    }
+    fn input_grad(w: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::input_grad(w, dy, g), g.input_shape())
+    }
+    fn weight_grad(x: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::weight_grad(x, dy, g), g.weight_shape())
+    }
+    fn flex_output(x: FlexTensor, w: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        Flex::conv2d(x, w, None, options)
+    }
+    fn flex_input_grad(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: ConvOptions<2>,
+    ) -> FlexTensor {
+        Flex::conv2d_x_backward(x, w, dy, o)
+    }
+    fn flex_weight_grad(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: ConvOptions<2>,
+    ) -> FlexTensor {
+        Flex::conv2d_weight_backward(x, w, dy, o)
+    }
+}
+
+/// A transposed convolution is the input gradient of the convolution [`transposed_geometry`]
+/// describes (whose input is its output): its output gradient is that convolution's output,
+/// and its weight gradient that convolution's weight gradient with the roles swapped.
+#[derive(Debug)]
+struct Transposed;
+
+impl Op for Transposed {
+    type Options = ConvTransposeOptions<2>;
+    fn geometry(x: &[usize; 4], w: &[usize; 4], o: &ConvTransposeOptions<2>) -> Option<Geometry> {
+        transposed_geometry(x, w, o)
+    }
+    fn output(x: &[f32], w: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::input_grad(w, x, g), g.input_shape())
+    }
+    fn input_grad(w: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::forward(dy, w, g), g.output_shape())
+    }
+    fn weight_grad(x: &[f32], dy: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 4]) {
+        (kernels::weight_grad(dy, x, g), g.weight_shape())
+    }
+    fn flex_output(x: FlexTensor, w: FlexTensor, o: ConvTransposeOptions<2>) -> FlexTensor {
+        Flex::conv_transpose2d(x, w, None, o)
+    }
+    fn flex_input_grad(
+        _: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        Flex::conv_transpose2d_x_backward(w, dy, o)
+    }
+    fn flex_weight_grad(
+        x: FlexTensor,
+        w: FlexTensor,
+        dy: FlexTensor,
+        o: ConvTransposeOptions<2>,
+    ) -> FlexTensor {
+        Flex::conv_transpose2d_weight_backward(x, w, dy, o)
+    }
 }
 
 impl HeistConv for Flex {
     fn heist_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        with_values(
-            &x,
-            &weight,
-            |x, w| geometry(x, w, &options),
-            |x, w, g| {
-                let [ho, wo] = g.output();
-                flex_tensor(kernels::forward(x, w, g), [g.batch, g.channels_out, ho, wo])
-            },
-        )
-        .unwrap_or_else(|| Flex::conv2d(x, weight, None, options))
+        Convolution::forward(x, weight, options)
     }
 
     fn heist_conv_transpose2d(
@@ -214,26 +313,16 @@ impl HeistConv for Flex {
         weight: FlexTensor,
         options: ConvTransposeOptions<2>,
     ) -> FlexTensor {
-        with_values(
-            &x,
-            &weight,
-            |x, w| transposed_geometry(x, w, &options),
-            |x, w, g| {
-                flex_tensor(
-                    kernels::input_grad(w, x, g),
-                    [g.batch, g.channels_in, g.input[0], g.input[1]],
-                )
-            },
-        )
-        .unwrap_or_else(|| Flex::conv_transpose2d(x, weight, None, options))
+        Transposed::forward(x, weight, options)
     }
 }
 
+/// The autodiff node of an [`Op`]: it keeps the input and the weight for the backward pass.
 #[derive(Debug)]
-struct ConvBackward;
+struct Node<O>(O);
 
-impl Backward<Flex, 2> for ConvBackward {
-    type State = (NodeId, NodeId, ConvOptions<2>);
+impl<O: Op> Backward<Flex, 2> for Node<O> {
+    type State = (NodeId, NodeId, O::Options);
 
     fn backward(
         self,
@@ -242,147 +331,75 @@ impl Backward<Flex, 2> for ConvBackward {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_w] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let dy = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (x_state, w_state, options) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
-        let grad = grad.to_contiguous();
-        let dy = grad.storage::<f32>();
+        let dy_values = dy.storage::<f32>();
         if let Some(node) = node_x {
-            let dx = with_values(
+            let dx = O::either(
                 &x,
                 &w,
-                |x, w| geometry(x, w, &options),
-                |_, w, g| {
-                    flex_tensor(
-                        kernels::input_grad(w, dy, g),
-                        [g.batch, g.channels_in, g.input[0], g.input[1]],
-                    )
-                },
-            )
-            .unwrap_or_else(|| {
-                Flex::conv2d_x_backward(x.clone(), w.clone(), grad.clone(), options.clone())
-            });
+                &options,
+                |_, w, g| O::input_grad(w, dy_values, g),
+                || O::flex_input_grad(x.clone(), w.clone(), dy.clone(), options.clone()),
+            );
             grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_w {
-            let dw = with_values(
+            let dw = O::either(
                 &x,
                 &w,
-                |x, w| geometry(x, w, &options),
-                |x, _, g| {
-                    flex_tensor(
-                        kernels::weight_grad(x, dy, g),
-                        [g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
-                    )
-                },
-            )
-            .unwrap_or_else(|| Flex::conv2d_weight_backward(x, w, grad.clone(), options));
+                &options,
+                |x, _, g| O::weight_grad(x, dy_values, g),
+                || O::flex_weight_grad(x.clone(), w.clone(), dy.clone(), options.clone()),
+            );
             grads.register::<Flex>(node.id, dw);
         }
     }
 }
 
-#[derive(Debug)]
-struct ConvTransposeBackward;
-
-impl Backward<Flex, 2> for ConvTransposeBackward {
-    type State = (NodeId, NodeId, ConvTransposeOptions<2>);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let [node_x, node_w] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, w_state, options) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
-        let w = checkpointer.retrieve_node_output::<FlexTensor>(w_state);
-        let grad = grad.to_contiguous();
-        let dy = grad.storage::<f32>();
-        let geometry = |x: &[usize; 4], w: &[usize; 4]| transposed_geometry(x, w, &options);
-        if let Some(node) = node_x {
-            // The convolution of the output gradient.
-            let dx = with_values(&x, &w, geometry, |_, w, g| {
-                let [h, wd] = g.output();
-                flex_tensor(kernels::forward(dy, w, g), [g.batch, g.channels_out, h, wd])
-            })
-            .unwrap_or_else(|| {
-                Flex::conv_transpose2d_x_backward(w.clone(), grad.clone(), options.clone())
-            });
-            grads.register::<Flex>(node.id, dx);
+/// `op` on autodiff tensors: recorded with its backward pass when either input is tracked.
+fn record<O: Op, C: CheckpointStrategy>(
+    op: O,
+    x: FloatTensor<Autodiff<Flex, C>>,
+    weight: FloatTensor<Autodiff<Flex, C>>,
+    options: O::Options,
+) -> FloatTensor<Autodiff<Flex, C>> {
+    match Node(op)
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let w_state = prep.checkpoint(&weight);
+            let y = O::forward(x.into_primitive(), weight.into_primitive(), options.clone());
+            prep.finish((x_state, w_state, options), y)
         }
-        if let Some(node) = node_w {
-            // The convolution's weight gradient, its input being the output gradient.
-            let dw = with_values(&x, &w, geometry, |x, _, g| {
-                flex_tensor(
-                    kernels::weight_grad(dy, x, g),
-                    [g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
-                )
-            })
-            .unwrap_or_else(|| Flex::conv_transpose2d_weight_backward(x, w, grad.clone(), options));
-            grads.register::<Flex>(node.id, dw);
-        }
+        OpsKind::UnTracked(prep) => prep.finish(O::forward(
+            x.into_primitive(),
+            weight.into_primitive(),
+            options,
+        )),
     }
 }
 
 impl<C: CheckpointStrategy> HeistConv for Autodiff<Flex, C> {
-    fn heist_conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        options: ConvTransposeOptions<2>,
-    ) -> FloatTensor<Self> {
-        match ConvTransposeBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let w_state = prep.checkpoint(&weight);
-                let y = Flex::heist_conv_transpose2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    options.clone(),
-                );
-                prep.finish((x_state, w_state, options), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::heist_conv_transpose2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
-    }
-
     fn heist_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        match ConvBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let w_state = prep.checkpoint(&weight);
-                let y = Flex::heist_conv2d(
-                    x.into_primitive(),
-                    weight.into_primitive(),
-                    options.clone(),
-                );
-                prep.finish((x_state, w_state, options), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::heist_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
-        }
+        record::<_, C>(Convolution, x, weight, options)
+    }
+
+    fn heist_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self> {
+        record::<_, C>(Transposed, x, weight, options)
     }
 }
 
@@ -392,10 +409,7 @@ mod tests {
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 
     fn input(shape: [usize; 4], device: &Device) -> Tensor<4> {
-        let n = shape.iter().product::<usize>();
-        let values = (0..n)
-            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
+        let values = kernels::tests::values(shape.iter().product(), 0);
         Tensor::from_data(TensorData::new(values, shape), device).require_grad()
     }
 
@@ -455,7 +469,7 @@ mod tests {
             let x = || input([2, 3, size, size], &device);
             let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
             assert!(geometry(&x().dims(), &conv.weight.dims(), &options).is_some());
-            let ours = run(&conv, x(), |c, x| forward(c, x), weights);
+            let ours = run(&conv, x(), forward, weights);
             let burns = run(&conv, x(), |c, x| c.forward(x), weights);
             assert_close(&ours, &burns, &format!("conv {kernel}x{kernel}/{stride}"));
         }
@@ -476,7 +490,7 @@ mod tests {
             let x = || input([2, 5, 9, 8], &device);
             let options = ConvTransposeOptions::new([2, 2], [1, 1], [padding_out; 2], [1, 1], 1);
             assert!(transposed_geometry(&x().dims(), &conv.weight.dims(), &options).is_some());
-            let ours = run(&conv, x(), |c, x| forward_transposed(c, x), weights);
+            let ours = run(&conv, x(), forward_transposed, weights);
             let burns = run(&conv, x(), |c, x| c.forward(x), weights);
             assert_close(&ours, &burns, &format!("transposed {kernel}x{kernel}"));
         }
