@@ -62,6 +62,35 @@ fn main() {
             1,
             0,
         ),
+        (
+            "SRResNet upsampler 3x3, 64->256, 16 px",
+            64,
+            256,
+            [16, 16],
+            3,
+            1,
+            1,
+        ),
+        ("SRResNet tail 9x9, 64->3, 64 px", 64, 3, [64, 64], 9, 1, 4),
+        ("SRResNet head 9x9, 3->64, 16 px", 3, 64, [16, 16], 9, 1, 4),
+        (
+            "CycleGAN tail 7x7, 64->3, 64 px (padded to 70)",
+            64,
+            3,
+            [70, 70],
+            7,
+            1,
+            0,
+        ),
+        (
+            "CycleGAN head 7x7, 3->64, 64 px (padded to 70)",
+            3,
+            64,
+            [70, 70],
+            7,
+            1,
+            0,
+        ),
     ];
     let batch = 8;
     let device = Device::flex().autodiff();

@@ -294,10 +294,49 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     dw
 }
 
+/// With stride 1, the input gradient is itself a convolution: the output gradient, padded by
+/// `k - 1 - p`, correlated with the weights flipped in space and with their channels swapped.
+/// As a forward pass its product sums over `co x kh x kw` (not over `co` alone, which would
+/// write a `ci x kh x kw` row per pixel for col2im to scatter back), which is what makes
+/// layers with few output channels (the 9x9 and 7x7 output layers) fast. With more output
+/// than input channels (the input layers, the upsamplers) the scatter is the smaller product.
+fn as_full_convolution(weight: &[f32], g: &Geometry) -> Option<(Vec<f32>, Geometry)> {
+    let [kh, kw] = g.kernel;
+    let fits = (0..2).all(|d| g.stride[d] == 1 && g.padding[d] < g.kernel[d]);
+    if !fits || g.channels_out > g.channels_in {
+        return None;
+    }
+    let (ci, co) = (g.channels_in, g.channels_out);
+    let mut flipped = vec![0.0f32; weight.len()];
+    for o in 0..co {
+        for c in 0..ci {
+            for i in 0..kh {
+                for j in 0..kw {
+                    flipped[((c * co + o) * kh + i) * kw + j] =
+                        weight[((o * ci + c) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+                }
+            }
+        }
+    }
+    let full = Geometry {
+        batch: g.batch,
+        channels_in: co,
+        channels_out: ci,
+        input: g.output(),
+        kernel: g.kernel,
+        stride: [1, 1],
+        padding: [kh - 1 - g.padding[0], kw - 1 - g.padding[1]],
+    };
+    Some((flipped, full))
+}
+
 /// The input gradient `[n, ci, h, w]` of a convolution with `weight` `[co, ci, kh, kw]` whose
 /// output gradient is `grad` `[n, co, ho, wo]`.
 pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     g.check(None, Some(weight), Some(grad));
+    if let Some((flipped, g)) = as_full_convolution(weight, g) {
+        return forward(grad, &flipped, &g);
+    }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
     let mut dx = vec![0.0f32; g.batch * in_image];
@@ -323,7 +362,7 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The gradients by their definition, one multiply-add at a time.
@@ -366,7 +405,7 @@ pub(super) mod tests {
     }
 
     /// Deterministic values in [-1, 1).
-    pub(in crate::engine::conv) fn values(n: usize, seed: u32) -> Vec<f32> {
+    pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| {
                 ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
@@ -384,6 +423,11 @@ pub(super) mod tests {
             ([3, 4], [7, 7], [1, 1], [0, 0], [9, 10]),
             ([3, 4], [1, 1], [1, 1], [0, 0], [5, 5]),
             ([3, 4], [3, 3], [2, 2], [0, 0], [9, 7]),
+            // fewer output than input channels: the input gradient as a full convolution
+            ([4, 3], [3, 3], [1, 1], [1, 1], [7, 6]),
+            ([6, 2], [3, 5], [1, 1], [1, 2], [7, 9]),
+            ([5, 5], [7, 7], [1, 1], [0, 0], [9, 10]),
+            ([5, 3], [1, 1], [1, 1], [0, 0], [5, 5]),
         ] {
             let [ci, co] = channels;
             let g = Geometry {
