@@ -29,14 +29,16 @@ use crate::sema::program::{
 pub mod versions {
     // 2: saved weights include the last step's BatchNorm statistics; SRGAN's VGG19 content loss.
     // 3: the fused Adam (PyTorch's operation order). 4: heist's convolution kernels on flex.
-    pub const VICTIM: u32 = 4;
-    // 2: victims answer through heist's convolution kernels on flex.
-    pub const QUERIES: u32 = 2;
+    // 5: heist's normalisation kernels; stride-1 input gradients as full convolutions.
+    pub const VICTIM: u32 = 5;
+    // 2: victims answer through heist's convolution kernels on flex. 3: and normalisation.
+    pub const QUERIES: u32 = 3;
     // 2: saved weights include the last step's BatchNorm statistics. 3: the fused Adam.
-    // 4: heist's convolution kernels on flex.
-    pub const SURROGATE: u32 = 4;
-    // 2: heist's convolution kernels on flex.
-    pub const OUTPUTS: u32 = 2;
+    // 4: heist's convolution kernels on flex. 5: its normalisation kernels, full-convolution
+    // input gradients.
+    pub const SURROGATE: u32 = 5;
+    // 2: heist's convolution kernels on flex. 3: and normalisation.
+    pub const OUTPUTS: u32 = 3;
     pub const EVALUATE: u32 = 1;
 }
 

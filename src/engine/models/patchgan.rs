@@ -2,11 +2,11 @@
 //! or fake for every 70x70 patch (with 3 layers). With BatchNorm (Pix2Pix) the normalised
 //! convolutions have no bias; with InstanceNorm (CycleGAN, not affine) they do.
 
-use crate::engine::conv;
+use crate::engine::activation::leaky_relu;
+use crate::engine::{conv, norm};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::nn::conv2d;
@@ -46,8 +46,8 @@ impl NormLayer {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match (&self.batch, &self.instance) {
-            (Some(b), _) => b.forward(x),
-            (None, Some(i)) => i.forward(x),
+            (Some(b), _) => norm::batch_norm(b, x),
+            (None, Some(i)) => norm::instance_norm(i, x),
             (None, None) => x,
         }
     }

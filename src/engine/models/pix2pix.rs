@@ -3,11 +3,12 @@
 //! three innermost-but-one levels); its discriminator is the BatchNorm PatchGAN
 //! ([`super::patchgan`]) on (input, output) pairs.
 
-use crate::engine::conv;
+use crate::engine::activation::leaky_relu;
+use crate::engine::{conv, norm};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::nn::conv2d;
@@ -100,7 +101,7 @@ impl UnetGenerator {
         };
         h = conv::forward(&l.down, h);
         if let Some(norm) = &l.down_norm {
-            h = norm.forward(h);
+            h = norm::batch_norm(norm, h);
         }
         if index + 1 < self.levels.len() {
             h = self.level(index + 1, h, rng.as_deref_mut());
@@ -110,7 +111,7 @@ impl UnetGenerator {
             return tanh(h);
         }
         if let Some(norm) = &l.up_norm {
-            h = norm.forward(h);
+            h = norm::batch_norm(norm, h);
         }
         if let (Some(dropout), Some(rng)) = (&l.dropout, rng) {
             h = dropout_mask(h, dropout.prob, rng);

@@ -2,11 +2,12 @@
 //! with PixelShuffle x2 steps, and a VGG-style discriminator whose convolutions double their
 //! filters every other layer and halve the resolution in between.
 
-use crate::engine::conv;
+use crate::engine::activation::{self, leaky_relu};
+use crate::engine::{conv, norm};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PixelShuffle, PixelShuffleConfig};
-use burn::tensor::activation::{leaky_relu, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
@@ -83,17 +84,18 @@ impl SrResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let skip = self.head_act.forward(conv::forward(&self.head, x));
+        let skip = activation::prelu(&self.head_act, conv::forward(&self.head, x));
         let mut h = skip.clone();
         for b in &self.blocks {
-            let r = b
-                .act
-                .forward(b.norm1.forward(conv::forward(&b.conv1, h.clone())));
-            h = h + b.norm2.forward(conv::forward(&b.conv2, r));
+            let r = activation::prelu(
+                &b.act,
+                norm::batch_norm(&b.norm1, conv::forward(&b.conv1, h.clone())),
+            );
+            h = h + norm::batch_norm(&b.norm2, conv::forward(&b.conv2, r));
         }
-        h = self.body_norm.forward(conv::forward(&self.body, h)) + skip;
+        h = norm::batch_norm(&self.body_norm, conv::forward(&self.body, h)) + skip;
         for u in &self.upsample {
-            h = u.act.forward(u.shuffle.forward(conv::forward(&u.conv, h)));
+            h = activation::prelu(&u.act, u.shuffle.forward(conv::forward(&u.conv, h)));
         }
         tanh(conv::forward(&self.tail, h))
     }
@@ -142,7 +144,7 @@ impl VggDiscriminator {
         for s in &self.stages {
             h = conv::forward(&s.conv, h);
             if let Some(n) = &s.norm {
-                h = n.forward(h);
+                h = norm::batch_norm(n, h);
             }
             h = leaky_relu(h, 0.2);
         }

@@ -5,11 +5,12 @@
 //! LIN; and discriminators with CAM and spectral normalisation, a global (`global_layers`,
 //! 7 in the paper) and a local one (`local_layers`, 5).
 
-use crate::engine::conv;
+use crate::engine::activation::leaky_relu;
+use crate::engine::{conv, norm};
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{InstanceNorm, InstanceNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{relu, tanh};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -213,19 +214,22 @@ impl UgatitGenerator {
 
     /// The translation in [-1, 1], the CAM logits `[batch, 2]` and the attention heatmap.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<2>, Tensor<4>) {
-        let mut h = relu(self.norms[0].forward(conv::forward(&self.stem, reflect(x, 3))));
+        let mut h = relu(norm::instance_norm(
+            &self.norms[0],
+            conv::forward(&self.stem, reflect(x, 3)),
+        ));
         for (layer, norm) in self.down.iter().zip(&self.norms[1..]) {
-            h = relu(norm.forward(conv::forward(layer, reflect(h, 1))));
+            h = relu(norm::instance_norm(
+                norm,
+                conv::forward(layer, reflect(h, 1)),
+            ));
         }
         for block in &self.encoder {
-            let r = relu(
-                block
-                    .norm
-                    .forward(conv::forward(&block.conv1, reflect(h.clone(), 1))),
-            );
-            h = h + block
-                .norm
-                .forward(conv::forward(&block.conv2, reflect(r, 1)));
+            let r = relu(norm::instance_norm(
+                &block.norm,
+                conv::forward(&block.conv1, reflect(h.clone(), 1)),
+            ));
+            h = h + norm::instance_norm(&block.norm, conv::forward(&block.conv2, reflect(r, 1)));
         }
         let (gw, mw) = (self.gap_fc.weight.val(), self.gmp_fc.weight.val());
         let (h, cam_logit, heatmap) = cam(h, gw.clone(), mw.clone(), gw, mw, &self.conv1x1, false);

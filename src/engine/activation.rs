@@ -1,0 +1,263 @@
+//! LeakyReLU and PReLU for heist's networks: `x > 0 ? x : a * x`, with `a` a constant, one
+//! learned value, or one per channel. On the CPU default (flex) they are one parallel pass
+//! forward and one backward, as a burn backend extension; elsewhere burn's functions.
+//!
+//! Why: burn's autodiff differentiates both as a comparison, a product and a `mask_where`
+//! (and their backward passes), each a serial pass over the activation on flex.
+//!
+//! The gradient at exactly 0 is PyTorch's: `a` for the input, and 0 for `a`.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
+use burn::nn::PRelu;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// `burn::tensor::activation::leaky_relu(x, slope)`, through heist's kernel on the CPU default.
+pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
+    if !applies(&x) {
+        return burn::tensor::activation::leaky_relu(x, slope);
+    }
+    let device = x.device();
+    prelu_with(x, Tensor::full([1], slope, &device))
+}
+
+/// `prelu.forward(x)`, through heist's kernel on the CPU default.
+pub fn prelu(prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
+    let alpha = prelu.alpha.val();
+    if !applies(&x) || ![1, x.dims()[1]].contains(&alpha.dims()[0]) {
+        return prelu.forward(x);
+    }
+    prelu_with(x, alpha)
+}
+
+fn applies(x: &Tensor<4>) -> bool {
+    x.device().without_autodiff() == Device::flex() && x.dtype() == DType::F32
+}
+
+fn prelu_with(x: Tensor<4>, alpha: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as HeistActivation>::heist_prelu(
+        x.into_dispatch(),
+        alpha.into_dispatch(),
+    ))
+}
+
+#[backend_extension(Flex, Autodiff)]
+pub trait HeistActivation: burn::backend::Backend {
+    /// `x > 0 ? x : alpha * x` for `x` `[n, c, h, w]`, `alpha` `[1]` or `[c]`.
+    fn heist_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// At least this many values per parallel task.
+const MIN_TASK: usize = 1 << 12;
+
+/// Pixels per plane and channels of `x` `[n, c, h, w]`.
+fn planes(x: &FlexTensor) -> (usize, usize) {
+    let shape = x.layout().shape();
+    (shape[2..].iter().product::<usize>().max(1), shape[1])
+}
+
+fn f32s(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "heist's activations run on f32");
+    t.to_contiguous()
+}
+
+/// The slope of plane `p`.
+fn slope(alpha: &[f32], channels: usize, p: usize) -> f32 {
+    if alpha.len() == 1 {
+        alpha[0]
+    } else {
+        alpha[p % channels]
+    }
+}
+
+impl HeistActivation for Flex {
+    fn heist_prelu(x: FlexTensor, alpha: FlexTensor) -> FlexTensor {
+        let (s, c) = planes(&x);
+        let (values, alpha) = (f32s(&x), f32s(&alpha));
+        let (values, alpha) = (values.storage::<f32>(), alpha.storage::<f32>());
+        let mut y = vec![0.0f32; values.len()];
+        y.par_chunks_mut(s)
+            .zip(values.par_chunks(s))
+            .enumerate()
+            .with_min_len(MIN_TASK.div_ceil(s))
+            .for_each(|(p, (y, x))| {
+                let a = slope(alpha, c, p);
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = if x > 0.0 { x } else { a * x };
+                }
+            });
+        FlexTensor::from_data(TensorData::new(y, x.layout().shape().to_vec()))
+    }
+}
+
+#[derive(Debug)]
+struct PreluNode;
+
+impl Backward<Flex, 2> for PreluNode {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_alpha] = ops.parents;
+        let dy = f32s(&grads.consume::<Flex>(&ops.node));
+        let (x_state, alpha_state) = ops.state;
+        let x = f32s(&checkpointer.retrieve_node_output::<FlexTensor>(x_state));
+        let alpha = f32s(&checkpointer.retrieve_node_output::<FlexTensor>(alpha_state));
+        let (s, c) = planes(&x);
+        let (xv, dyv, av) = (
+            x.storage::<f32>(),
+            dy.storage::<f32>(),
+            alpha.storage::<f32>(),
+        );
+        if let Some(node) = node_x {
+            let mut dx = vec![0.0f32; xv.len()];
+            dx.par_chunks_mut(s)
+                .zip(xv.par_chunks(s).zip(dyv.par_chunks(s)))
+                .enumerate()
+                .with_min_len(MIN_TASK.div_ceil(s))
+                .for_each(|(p, (dx, (x, dy)))| {
+                    let a = slope(av, c, p);
+                    for ((dx, &x), &d) in dx.iter_mut().zip(x).zip(dy) {
+                        *dx = if x > 0.0 { d } else { a * d };
+                    }
+                });
+            let shape = x.layout().shape().to_vec();
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
+        }
+        if let Some(node) = node_alpha {
+            // per plane, then per slope in plane order (deterministic across thread counts)
+            let parts: Vec<f64> = xv
+                .par_chunks(s)
+                .zip(dyv.par_chunks(s))
+                .with_min_len(MIN_TASK.div_ceil(s))
+                .map(|(x, dy)| {
+                    x.iter()
+                        .zip(dy)
+                        .filter(|(&x, _)| x <= 0.0)
+                        .map(|(&x, &d)| x as f64 * d as f64)
+                        .sum()
+                })
+                .collect();
+            let mut da = vec![0.0f64; av.len()];
+            for (p, part) in parts.iter().enumerate() {
+                da[if av.len() == 1 { 0 } else { p % c }] += part;
+            }
+            let da: Vec<f32> = da.into_iter().map(|v| v as f32).collect();
+            let n = da.len();
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(da, [n])));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> HeistActivation for Autodiff<Flex, C> {
+    fn heist_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
+        match PreluNode
+            .prepare::<C>([x.node(), alpha.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let alpha_state = prep.checkpoint(&alpha);
+                let y = Flex::heist_prelu(x.into_primitive(), alpha.into_primitive());
+                prep.finish((x_state, alpha_state), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::heist_prelu(
+                x.into_primitive(),
+                alpha.into_primitive(),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::PReluConfig;
+
+    /// Values in [-1, 1) with some exact zeros.
+    fn input(device: &Device) -> Tensor<4> {
+        let mut values = crate::engine::conv::kernels::tests::values(2 * 3 * 4 * 5, 0);
+        values[7] = 0.0;
+        values[50] = 0.0;
+        Tensor::from_data(TensorData::new(values, [2, 3, 4, 5]), device).require_grad()
+    }
+
+    /// The output and the gradients of `sum(output * w)` for the input and `alpha`.
+    fn run(f: impl Fn(Tensor<4>) -> Tensor<4>, alpha: Option<&PRelu>) -> Vec<Vec<f32>> {
+        let device = Device::flex().autodiff();
+        let x = input(&device);
+        let w = Tensor::<4>::from_data(
+            TensorData::new(
+                crate::engine::conv::kernels::tests::values(120, 9),
+                [2, 3, 4, 5],
+            ),
+            &device,
+        );
+        let y = f(x.clone());
+        let grads = (y.clone() * w).sum().backward();
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let mut out = vec![values(y), values(x.grad(&grads).unwrap())];
+        if let Some(p) = alpha {
+            let da = p.alpha.grad(&grads).unwrap();
+            out.push(da.into_data().try_to_vec::<f32>().unwrap());
+        }
+        out
+    }
+
+    /// burn's leaky_relu and PReLU (whose gradient at exactly 0 is 1) agree everywhere but at
+    /// the zeros, where heist gives PyTorch's `a`.
+    fn assert_close(ours: &[Vec<f32>], burns: &[Vec<f32>], slope_at_zero: &[f32], what: &str) {
+        let zeros = [7, 50];
+        for (k, (a, b)) in ours.iter().zip(burns).enumerate() {
+            assert_eq!(a.len(), b.len(), "{what}: value {k}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                let expected = if k == 1 && zeros.contains(&i) {
+                    y * slope_at_zero[(i / 20) % 3 % slope_at_zero.len()]
+                } else {
+                    *y
+                };
+                assert!(
+                    (x - expected).abs() <= 1e-5,
+                    "{what}: value {k}[{i}]: {x} vs {expected}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn leaky_relu_and_prelu_match_burns_forward_and_backward() {
+        let device = Device::flex().autodiff();
+        assert!(applies(&input(&device)));
+        assert_close(
+            &run(|x| leaky_relu(x, 0.2), None),
+            &run(|x| burn::tensor::activation::leaky_relu(x, 0.2), None),
+            &[0.2],
+            "leaky_relu",
+        );
+        for parameters in [1, 3] {
+            let p = PReluConfig::new()
+                .with_num_parameters(parameters)
+                .with_alpha(0.3)
+                .init(&device);
+            let alphas = vec![0.3; parameters];
+            assert_close(
+                &run(|x| prelu(&p, x), Some(&p)),
+                &run(|x| p.forward(x), Some(&p)),
+                &alphas,
+                &format!("prelu, {parameters} parameters"),
+            );
+        }
+    }
+}
