@@ -29,15 +29,15 @@ use crate::sema::program::{
 pub mod versions {
     // 2: saved weights include the last step's BatchNorm statistics; SRGAN's VGG19 content loss.
     // 3: the fused Adam (PyTorch's operation order). 4: heist's convolution kernels on flex.
-    // 5: heist's normalisation kernels; stride-1 input gradients as full convolutions.
+    // 5: heist's normalisation kernels; stride-1 input gradients as full convolutions;
+    // small images in one product per batch.
     pub const VICTIM: u32 = 5;
-    // 2: victims answer through heist's convolution kernels on flex. 3: and normalisation.
+    // 2: victims answer through heist's convolution kernels on flex. 3: as the victim's 5.
     pub const QUERIES: u32 = 3;
     // 2: saved weights include the last step's BatchNorm statistics. 3: the fused Adam.
-    // 4: heist's convolution kernels on flex. 5: its normalisation kernels, full-convolution
-    // input gradients.
+    // 4: heist's convolution kernels on flex. 5: as the victim's 5.
     pub const SURROGATE: u32 = 5;
-    // 2: heist's convolution kernels on flex. 3: and normalisation.
+    // 2: heist's convolution kernels on flex. 3: as the victim's 5.
     pub const OUTPUTS: u32 = 3;
     pub const EVALUATE: u32 = 1;
 }

@@ -43,6 +43,11 @@ impl Geometry {
         self.channels_in * self.kernel[0] * self.kernel[1]
     }
 
+    /// Images with fewer output pixels than [`small::PIXELS`] are computed together.
+    fn small(&self) -> bool {
+        self.pixels_out() < small::PIXELS
+    }
+
     fn pixels_out(&self) -> usize {
         let [ho, wo] = self.output();
         ho * wo
@@ -123,13 +128,14 @@ fn tile_len(g: &Geometry) -> usize {
 }
 
 /// `cols[(c, i, j), (oh, ow)] = x[c, oh*s + i - p, ow*s + j - p]` (0 outside) for the output
-/// rows `tile` of one image.
-fn im2col(x: &[f32], g: &Geometry, tile: &Range<usize>, cols: &mut [f32]) {
+/// rows `tile` of one image; the rows of `cols` are `ld` apart.
+fn im2col(x: &[f32], g: &Geometry, tile: &Range<usize>, cols: &mut [f32], ld: usize) {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
     let [ho, wo] = g.output();
     let p = tile.len() * wo;
-    for (row, out) in cols[..g.rows() * p].chunks_mut(p).enumerate() {
+    for row in 0..g.rows() {
+        let out = &mut cols[row * ld..row * ld + p];
         let c = row / (kh * kw);
         let (i, j) = ((row / kw) % kh, row % kw);
         let plane = &x[c * h * w..(c + 1) * h * w];
@@ -154,8 +160,9 @@ fn im2col(x: &[f32], g: &Geometry, tile: &Range<usize>, cols: &mut [f32]) {
 }
 
 /// The inverse scatter of [`im2col`]: `dx[c, ...] += cols[(c, i, j), ...]` for the output rows
-/// `tile` of one image. Each channel is summed by one thread, kernel positions in order.
-fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dx: &mut [f32]) {
+/// `tile` of one image, the rows of `cols` `ld` apart. Each channel is summed by one thread,
+/// kernel positions in order.
+fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dx: &mut [f32], ld: usize) {
     let [h, w] = g.input;
     let [kh, kw] = g.kernel;
     let [ho, wo] = g.output();
@@ -165,7 +172,7 @@ fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dx: &mut [f32]) {
             let (oh0, oh1) = valid(i, g.stride[0], g.padding[0], h, ho);
             for j in 0..kw {
                 let (ow0, ow1) = valid(j, g.stride[1], g.padding[1], w, wo);
-                let row = &cols[((c * kh + i) * kw + j) * p..][..p];
+                let row = &cols[((c * kh + i) * kw + j) * ld..][..p];
                 for oh in oh0.max(tile.start)..oh1.min(tile.end) {
                     let ih = oh * g.stride[0] + i - g.padding[0];
                     let local = oh - tile.start;
@@ -231,6 +238,9 @@ fn matmul(
 /// `[co, ci, kh, kw]` (no bias).
 pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     g.check(Some(x), Some(weight), None);
+    if g.small() {
+        return small::forward(x, weight, g);
+    }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
     let mut y = vec![0.0f32; g.batch * out_image];
@@ -238,7 +248,7 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
         let mut cols = vec![0.0f32; tile_len(g)];
         for tile in tiles(g) {
             let n = tile.len() * wo;
-            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols);
+            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
             // y_b[co, tile] = weight[co, rows] * cols[rows, tile]
             matmul(
                 [g.channels_out, n, rows],
@@ -259,6 +269,9 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// gradient is `grad` `[n, co, ho, wo]`.
 pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     g.check(Some(x), None, Some(grad));
+    if g.small() {
+        return small::weight_grad(x, grad, g);
+    }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
     let parts: Vec<Vec<f32>> = (0..g.batch)
@@ -268,7 +281,7 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
             let mut cols = vec![0.0f32; tile_len(g)];
             for (t, tile) in tiles(g).enumerate() {
                 let n = tile.len() * wo;
-                im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols);
+                im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
                 // dw[co, rows] += grad_b[co, tile] * cols[rows, tile]^T
                 matmul(
                     [g.channels_out, rows, n],
@@ -337,6 +350,9 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     if let Some((flipped, g)) = as_full_convolution(weight, g) {
         return forward(grad, &flipped, &g);
     }
+    if g.small() {
+        return small::input_grad(weight, grad, g);
+    }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
     let mut dx = vec![0.0f32; g.batch * in_image];
@@ -355,10 +371,130 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
                 &grad[b * out_image + tile.start * wo..],
                 [p as isize, 1],
             );
-            col2im(&cols, g, &tile, dx);
+            col2im(&cols, g, &tile, dx, n);
         }
     });
     dx
+}
+
+/// Small images (Pix2Pix's innermost levels, PatchGAN's last layers): one product for the
+/// whole batch, its columns every image's im2col matrix side by side. Per image, a product of
+/// so few columns would be little more than a matrix-vector product (one column at 1x1).
+///
+/// The products are split over fixed blocks of output rows (not over the threads there are),
+/// so the results do not depend on the number of threads.
+mod small {
+    use super::*;
+
+    /// Below this many output pixels an image is small.
+    pub const PIXELS: usize = 64;
+
+    /// Output rows of a product per parallel task.
+    const ROWS_PER_TASK: usize = 32;
+
+    /// `[rows, batch * pixels_out]`: every image's im2col matrix side by side.
+    fn columns(x: &[f32], g: &Geometry) -> Vec<f32> {
+        let (p, (in_image, _)) = (g.pixels_out(), g.image_sizes());
+        let n = g.batch * p;
+        let mut cols = vec![0.0f32; g.rows() * n];
+        let all = 0..g.output()[0];
+        for b in 0..g.batch {
+            im2col(
+                &x[b * in_image..][..in_image],
+                g,
+                &all,
+                &mut cols[b * p..],
+                n,
+            );
+        }
+        cols
+    }
+
+    /// `[a, b, c]` values as `[b, a, c]`.
+    fn swap_outer(v: &[f32], [a, b, c]: [usize; 3]) -> Vec<f32> {
+        let mut out = vec![0.0f32; v.len()];
+        for i in 0..a {
+            for j in 0..b {
+                let (src, dst) = (&v[(i * b + j) * c..][..c], &mut out[(j * a + i) * c..][..c]);
+                // a plain loop: `copy_from_slice` would call memcpy for every pixel of 1x1 images
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = *s;
+                }
+            }
+        }
+        out
+    }
+
+    /// `out[m, n] = lhs[m, k] * rhs[k, n]` for row-major `out`, `lhs` with strides
+    /// `[row, column]`, in parallel over blocks of [`ROWS_PER_TASK`] rows.
+    fn product(
+        out: &mut [f32],
+        [n, k]: [usize; 2],
+        (lhs, [lhs_rs, lhs_cs]): (&[f32], [usize; 2]),
+        (rhs, rhs_strides): (&[f32], [usize; 2]),
+    ) {
+        let strides = |[r, c]: [usize; 2]| [r as isize, c as isize];
+        out.par_chunks_mut(ROWS_PER_TASK * n)
+            .enumerate()
+            .for_each(|(t, out)| {
+                let m = out.len() / n;
+                let lhs = &lhs[t * ROWS_PER_TASK * lhs_rs..];
+                let lhs_strides = strides([lhs_rs, lhs_cs]);
+                matmul(
+                    [m, n, k],
+                    out,
+                    n,
+                    false,
+                    lhs,
+                    lhs_strides,
+                    rhs,
+                    strides(rhs_strides),
+                );
+            });
+    }
+
+    pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+        let (co, p, rows) = (g.channels_out, g.pixels_out(), g.rows());
+        let n = g.batch * p;
+        let cols = columns(x, g);
+        // y[co, (image, pixel)] = weight[co, rows] * cols[rows, (image, pixel)]
+        let mut y = vec![0.0f32; co * n];
+        product(&mut y, [n, rows], (weight, [rows, 1]), (&cols, [n, 1]));
+        swap_outer(&y, [co, g.batch, p])
+    }
+
+    pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+        let (co, p, rows) = (g.channels_out, g.pixels_out(), g.rows());
+        let n = g.batch * p;
+        let cols = columns(x, g);
+        let grad = swap_outer(grad, [g.batch, co, p]);
+        if co >= 2 * ROWS_PER_TASK {
+            // dw[co, rows] = grad[co, (image, pixel)] * cols[rows, (image, pixel)]^T
+            let mut dw = vec![0.0f32; co * rows];
+            product(&mut dw, [rows, n], (&grad, [n, 1]), (&cols, [1, n]));
+            return dw;
+        }
+        // with few output channels, split its transpose, over the always many rows
+        let mut dw_t = vec![0.0f32; rows * co];
+        product(&mut dw_t, [co, n], (&cols, [n, 1]), (&grad, [1, n]));
+        swap_outer(&dw_t, [rows, co, 1])
+    }
+
+    pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+        let (co, p, rows) = (g.channels_out, g.pixels_out(), g.rows());
+        let n = g.batch * p;
+        let grad = swap_outer(grad, [g.batch, co, p]);
+        // cols[rows, (image, pixel)] = weight[co, rows]^T * grad[co, (image, pixel)]
+        let mut cols = vec![0.0f32; rows * n];
+        product(&mut cols, [n, co], (weight, [1, rows]), (&grad, [n, 1]));
+        let in_image = g.image_sizes().0;
+        let mut dx = vec![0.0f32; g.batch * in_image];
+        let all = 0..g.output()[0];
+        dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
+            col2im(&cols[b * p..], g, &all, dx, n);
+        });
+        dx
+    }
 }
 
 #[cfg(test)]
@@ -428,6 +564,11 @@ pub(crate) mod tests {
             ([6, 2], [3, 5], [1, 1], [1, 2], [7, 9]),
             ([5, 5], [7, 7], [1, 1], [0, 0], [9, 10]),
             ([5, 3], [1, 1], [1, 1], [0, 0], [5, 5]),
+            // small images, the batch in one product: 1x1 and 2x2 outputs, a 7x6 one
+            ([40, 3], [4, 4], [2, 2], [1, 1], [2, 2]),
+            ([3, 40], [4, 4], [2, 2], [1, 1], [4, 4]),
+            ([3, 70], [4, 4], [2, 2], [1, 1], [4, 4]),
+            ([70, 2], [4, 4], [1, 1], [1, 1], [8, 7]),
         ] {
             let [ci, co] = channels;
             let g = Geometry {

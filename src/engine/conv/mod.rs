@@ -123,7 +123,7 @@ fn transposed_geometry(
         stride: options.stride,
         padding: options.padding,
     };
-    (g.input.iter().all(|&s| s > 0) && g.output() == [x[2], x[3]] && worth_it(&g)).then_some(g)
+    (g.input.iter().all(|&s| s > 0) && g.output() == [x[2], x[3]]).then_some(g)
 }
 
 /// The geometry of a convolution heist's kernels compute (groups 1, no dilation, the same
@@ -131,8 +131,8 @@ fn transposed_geometry(
 fn geometry(x: &[usize; 4], w: &[usize; 4], options: &ConvOptions<2>) -> Option<Geometry> {
     let begin = options.padding_begin();
     let symmetric = !options.is_asymmetric();
-    (options.groups == 1 && options.dilation == [1, 1] && symmetric && x[1] == w[1])
-        .then_some(Geometry {
+    (options.groups == 1 && options.dilation == [1, 1] && symmetric && x[1] == w[1]).then_some(
+        Geometry {
             batch: x[0],
             channels_in: x[1],
             channels_out: w[0],
@@ -140,17 +140,8 @@ fn geometry(x: &[usize; 4], w: &[usize; 4], options: &ConvOptions<2>) -> Option<
             kernel: [w[2], w[3]],
             stride: options.stride,
             padding: begin,
-        })
-        .filter(worth_it)
-}
-
-/// Images of fewer output pixels than this go to flex's own convolution: one product per
-/// image is then too thin (a matrix-vector product at 1x1), and flex batches the images.
-const MIN_PIXELS: usize = 64;
-
-fn worth_it(g: &Geometry) -> bool {
-    let [h, w] = g.output();
-    h * w >= MIN_PIXELS
+        },
+    )
 }
 
 #[backend_extension(Flex, Autodiff)]
