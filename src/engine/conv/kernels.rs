@@ -238,6 +238,9 @@ fn matmul(
 /// `[co, ci, kh, kw]` (no bias).
 pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     g.check(Some(x), Some(weight), None);
+    if thin::applies(g) {
+        return thin::forward(x, weight, g);
+    }
     if g.small() {
         return small::forward(x, weight, g);
     }
@@ -269,6 +272,9 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
 /// gradient is `grad` `[n, co, ho, wo]`.
 pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     g.check(Some(x), None, Some(grad));
+    if thin::applies(g) {
+        return thin::weight_grad(x, grad, g);
+    }
     if g.small() {
         return small::weight_grad(x, grad, g);
     }
@@ -497,6 +503,254 @@ mod small {
     }
 }
 
+/// Few output channels at stride 1 (the networks' 9x9 and 7x7 output layers): computed
+/// directly from the zero-padded image, without an im2col matrix. There, the matrix (ci x kh x
+/// kw rows, 85 MB per 64x64 image for SRResNet's 9x9 layer) costs more to write than the
+/// product with its 1-3 rows costs to compute, and gemm's 6-wide microkernel runs half empty.
+///
+/// Each output (or weight-gradient) value is summed in one fixed order on one thread, with no
+/// fused multiply-adds, so the results are the same on every x86 or other CPU, vectorised or not.
+mod thin {
+    use super::*;
+
+    /// At most this many output channels.
+    const CHANNELS: usize = 4;
+
+    /// Output pixels computed together (in registers).
+    const LANES: usize = 16;
+
+    pub fn applies(g: &Geometry) -> bool {
+        g.stride == [1, 1] && g.channels_out <= CHANNELS && !g.small()
+    }
+
+    /// One image `[ci, h, w]` zero-padded by the convolution's padding, and its size.
+    fn padded(x: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 2]) {
+        let ([h, w], [ph, pw]) = (g.input, g.padding);
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let mut out = vec![0.0f32; g.channels_in * hp * wp];
+        for c in 0..g.channels_in {
+            for r in 0..h {
+                let src = &x[(c * h + r) * w..][..w];
+                out[(c * hp + r + ph) * wp + pw..][..w].copy_from_slice(src);
+            }
+        }
+        (out, [hp, wp])
+    }
+
+    /// `$name::<CO>` calls `$any::<CO>` compiled for AVX-512 or AVX2 where the CPU has them
+    /// (picked at run time, as gemm picks its kernels), else for the baseline.
+    macro_rules! vectorised {
+        ($name:ident, $any:ident, $avx512:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+            fn $name<const CO: usize>($($arg: $ty),*) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::arch::is_x86_feature_detected!("avx512f") {
+                        // SAFETY: the CPU has AVX-512F.
+                        return unsafe { $avx512::<CO>($($arg),*) };
+                    }
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        return unsafe { $avx2::<CO>($($arg),*) };
+                    }
+                }
+                $any::<CO>($($arg),*)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            unsafe fn $avx512<const CO: usize>($($arg: $ty),*) {
+                $any::<CO>($($arg),*)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            unsafe fn $avx2<const CO: usize>($($arg: $ty),*) {
+                $any::<CO>($($arg),*)
+            }
+        };
+    }
+
+    vectorised!(
+        forward_image,
+        forward_image_any,
+        forward_image_avx512,
+        forward_image_avx2,
+        (xp: &[f32], size: [usize; 2], weight: &[f32], g: &Geometry, y: &mut [f32])
+    );
+    vectorised!(
+        weight_grad_image,
+        weight_grad_image_any,
+        weight_grad_image_avx512,
+        weight_grad_image_avx2,
+        (xp: &[f32], size: [usize; 2], dy: &[f32], g: &Geometry, dw: &mut [f32])
+    );
+
+    pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
+        match g.channels_out {
+            1 => per_image(x, g, |xp, size, y| {
+                forward_image::<1>(xp, size, weight, g, y)
+            }),
+            2 => per_image(x, g, |xp, size, y| {
+                forward_image::<2>(xp, size, weight, g, y)
+            }),
+            3 => per_image(x, g, |xp, size, y| {
+                forward_image::<3>(xp, size, weight, g, y)
+            }),
+            _ => per_image(x, g, |xp, size, y| {
+                forward_image::<4>(xp, size, weight, g, y)
+            }),
+        }
+    }
+
+    /// `f(padded image, its size, its output)` for every image, in parallel.
+    fn per_image(
+        x: &[f32],
+        g: &Geometry,
+        f: impl Fn(&[f32], [usize; 2], &mut [f32]) + Sync,
+    ) -> Vec<f32> {
+        let (in_image, out_image) = g.image_sizes();
+        let mut out = vec![0.0f32; g.batch * out_image];
+        out.par_chunks_mut(out_image)
+            .enumerate()
+            .for_each(|(b, out)| {
+                let (xp, size) = padded(&x[b * in_image..][..in_image], g);
+                f(&xp, size, out)
+            });
+        out
+    }
+
+    /// `y[o, oh, ow] = sum over (c, i, j) of w[o, c, i, j] * xp[c, oh + i, ow + j]`, LANES
+    /// output pixels of CO channels at a time.
+    #[inline(always)]
+    fn forward_image_any<const CO: usize>(
+        xp: &[f32],
+        [hp, wp]: [usize; 2],
+        weight: &[f32],
+        g: &Geometry,
+        y: &mut [f32],
+    ) {
+        let ([ho, wo], [kh, kw], ci) = (g.output(), g.kernel, g.channels_in);
+        let taps = ci * kh * kw;
+        for oh in 0..ho {
+            for ow in (0..wo).step_by(LANES) {
+                let lanes = LANES.min(wo - ow);
+                let mut acc = [[0.0f32; LANES]; CO];
+                for c in 0..ci {
+                    for i in 0..kh {
+                        let row = &xp[(c * hp + oh + i) * wp + ow..];
+                        for j in 0..kw {
+                            let tap = (c * kh + i) * kw + j;
+                            let w: [f32; CO] = std::array::from_fn(|o| weight[o * taps + tap]);
+                            if lanes == LANES {
+                                let v: &[f32; LANES] = row[j..j + LANES].try_into().unwrap();
+                                for o in 0..CO {
+                                    for l in 0..LANES {
+                                        acc[o][l] += w[o] * v[l];
+                                    }
+                                }
+                            } else {
+                                for o in 0..CO {
+                                    for l in 0..lanes {
+                                        acc[o][l] += w[o] * row[j + l];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                for (o, acc) in acc.iter().enumerate() {
+                    y[(o * ho + oh) * wo + ow..][..lanes].copy_from_slice(&acc[..lanes]);
+                }
+            }
+        }
+    }
+
+    pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+        let out_image = g.image_sizes().1;
+        let len = g.channels_out * g.rows();
+        let (in_image, grad_of) = (g.image_sizes().0, |b: usize| {
+            &grad[b * out_image..][..out_image]
+        });
+        let mut parts = vec![0.0f32; g.batch * len];
+        parts.par_chunks_mut(len).enumerate().for_each(|(b, dw)| {
+            let (xp, size) = padded(&x[b * in_image..][..in_image], g);
+            let dy = grad_of(b);
+            match g.channels_out {
+                1 => weight_grad_image::<1>(&xp, size, dy, g, dw),
+                2 => weight_grad_image::<2>(&xp, size, dy, g, dw),
+                3 => weight_grad_image::<3>(&xp, size, dy, g, dw),
+                _ => weight_grad_image::<4>(&xp, size, dy, g, dw),
+            }
+        });
+        let mut parts = parts.chunks(len.max(1));
+        let mut dw = parts.next().map(<[f32]>::to_vec).unwrap_or(vec![0.0; len]);
+        for part in parts {
+            dw.iter_mut().zip(part).for_each(|(d, p)| *d += p);
+        }
+        dw
+    }
+
+    /// One image's part of `dw[o, c, i, j] = sum over (oh, ow) of dy[o, oh, ow] *
+    /// xp[c, oh + i, ow + j]`, in LANES partial sums added up in lane order.
+    #[inline(always)]
+    fn weight_grad_image_any<const CO: usize>(
+        xp: &[f32],
+        [hp, wp]: [usize; 2],
+        dy: &[f32],
+        g: &Geometry,
+        dw: &mut [f32],
+    ) {
+        let ([ho, wo], [kh, kw], ci) = (g.output(), g.kernel, g.channels_in);
+        let taps = ci * kh * kw;
+        let plane = ho * wo;
+        // TAPS neighbouring kernel columns at a time, their TAPS x CO partial sums in
+        // registers: each output-gradient vector loaded serves TAPS products. Past the last
+        // column the block repeats it, and those sums are dropped.
+        const TAPS: usize = 4;
+        for c in 0..ci {
+            for i in 0..kh {
+                for j0 in (0..kw).step_by(TAPS) {
+                    let js: [usize; TAPS] = std::array::from_fn(|t| (j0 + t).min(kw - 1));
+                    let mut acc = [[[0.0f32; LANES]; CO]; TAPS];
+                    for oh in 0..ho {
+                        let row = &xp[(c * hp + oh + i) * wp..][..wp];
+                        for ow in (0..wo).step_by(LANES) {
+                            let lanes = LANES.min(wo - ow);
+                            let d = |o: usize| &dy[o * plane + oh * wo + ow..][..lanes];
+                            if lanes == LANES {
+                                let d: [&[f32; LANES]; CO] =
+                                    std::array::from_fn(|o| d(o).try_into().unwrap());
+                                for t in 0..TAPS {
+                                    let v: &[f32; LANES] =
+                                        row[ow + js[t]..][..LANES].try_into().unwrap();
+                                    for o in 0..CO {
+                                        for l in 0..LANES {
+                                            acc[t][o][l] += d[o][l] * v[l];
+                                        }
+                                    }
+                                }
+                            } else {
+                                for (acc, &j) in acc.iter_mut().zip(&js) {
+                                    for (o, acc) in acc.iter_mut().enumerate() {
+                                        for (l, dv) in d(o).iter().enumerate() {
+                                            acc[l] += dv * row[ow + j + l];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (t, acc) in acc.iter().enumerate().take(kw - j0) {
+                        for (o, acc) in acc.iter().enumerate() {
+                            dw[o * taps + (c * kh + i) * kw + j0 + t] = acc.iter().sum();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -569,6 +823,10 @@ pub(crate) mod tests {
             ([3, 40], [4, 4], [2, 2], [1, 1], [4, 4]),
             ([3, 70], [4, 4], [2, 2], [1, 1], [4, 4]),
             ([70, 2], [4, 4], [1, 1], [1, 1], [8, 7]),
+            // few output channels: direct, without im2col (16 lanes and a remainder of 7)
+            ([6, 3], [5, 5], [1, 1], [2, 2], [9, 23]),
+            ([4, 1], [3, 3], [1, 1], [0, 0], [12, 10]),
+            ([3, 4], [7, 7], [1, 1], [3, 3], [8, 8]),
         ] {
             let [ci, co] = channels;
             let g = Geometry {
