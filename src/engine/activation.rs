@@ -16,8 +16,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
 use burn::nn::PRelu;
-use burn::tensor::{DType, Device, Tensor, TensorData};
-use rayon::prelude::*;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::engine::flex_kernels::{applies, f32_values, fill_planes, map_planes};
 
 /// `burn::tensor::activation::leaky_relu(x, slope)`, through heist's kernel on the CPU default.
 pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
@@ -37,10 +38,6 @@ pub fn prelu(prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
     prelu_with(x, alpha)
 }
 
-fn applies(x: &Tensor<4>) -> bool {
-    x.device().without_autodiff() == Device::flex() && x.dtype() == DType::F32
-}
-
 fn prelu_with(x: Tensor<4>, alpha: Tensor<1>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as HeistActivation>::heist_prelu(
         x.into_dispatch(),
@@ -54,45 +51,32 @@ pub trait HeistActivation: burn::backend::Backend {
     fn heist_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// At least this many values per parallel task.
-const MIN_TASK: usize = 1 << 12;
-
 /// Pixels per plane and channels of `x` `[n, c, h, w]`.
 fn planes(x: &FlexTensor) -> (usize, usize) {
     let shape = x.layout().shape();
-    (shape[2..].iter().product::<usize>().max(1), shape[1])
+    (shape[2..].iter().product::<usize>(), shape[1])
 }
 
-fn f32s(t: &FlexTensor) -> FlexTensor {
-    assert_eq!(t.dtype(), DType::F32, "heist's activations run on f32");
-    t.to_contiguous()
-}
-
-/// The slope of plane `p`.
-fn slope(alpha: &[f32], channels: usize, p: usize) -> f32 {
-    if alpha.len() == 1 {
-        alpha[0]
+/// Which of `alpha`'s `len` slopes plane `p` takes: the only one, or its channel's.
+fn slope_index(len: usize, channels: usize, p: usize) -> usize {
+    if len == 1 {
+        0
     } else {
-        alpha[p % channels]
+        p % channels
     }
 }
 
 impl HeistActivation for Flex {
     fn heist_prelu(x: FlexTensor, alpha: FlexTensor) -> FlexTensor {
         let (s, c) = planes(&x);
-        let (values, alpha) = (f32s(&x), f32s(&alpha));
-        let (values, alpha) = (values.storage::<f32>(), alpha.storage::<f32>());
-        let mut y = vec![0.0f32; values.len()];
-        y.par_chunks_mut(s)
-            .zip(values.par_chunks(s))
-            .enumerate()
-            .with_min_len(MIN_TASK.div_ceil(s))
-            .for_each(|(p, (y, x))| {
-                let a = slope(alpha, c, p);
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = if x > 0.0 { x } else { a * x };
-                }
-            });
+        let (values, alpha) = (f32_values(&x), f32_values(&alpha));
+        let alpha = alpha.storage::<f32>();
+        let y = fill_planes(s, [values.storage::<f32>()], |p, y, [x]| {
+            let a = alpha[slope_index(alpha.len(), c, p)];
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = if x > 0.0 { x } else { a * x };
+            }
+        });
         FlexTensor::from_data(TensorData::new(y, x.layout().shape().to_vec()))
     }
 }
@@ -110,10 +94,10 @@ impl Backward<Flex, 2> for PreluNode {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_alpha] = ops.parents;
-        let dy = f32s(&grads.consume::<Flex>(&ops.node));
+        let dy = f32_values(&grads.consume::<Flex>(&ops.node));
         let (x_state, alpha_state) = ops.state;
-        let x = f32s(&checkpointer.retrieve_node_output::<FlexTensor>(x_state));
-        let alpha = f32s(&checkpointer.retrieve_node_output::<FlexTensor>(alpha_state));
+        let x = f32_values(&checkpointer.retrieve_node_output::<FlexTensor>(x_state));
+        let alpha = f32_values(&checkpointer.retrieve_node_output::<FlexTensor>(alpha_state));
         let (s, c) = planes(&x);
         let (xv, dyv, av) = (
             x.storage::<f32>(),
@@ -121,37 +105,27 @@ impl Backward<Flex, 2> for PreluNode {
             alpha.storage::<f32>(),
         );
         if let Some(node) = node_x {
-            let mut dx = vec![0.0f32; xv.len()];
-            dx.par_chunks_mut(s)
-                .zip(xv.par_chunks(s).zip(dyv.par_chunks(s)))
-                .enumerate()
-                .with_min_len(MIN_TASK.div_ceil(s))
-                .for_each(|(p, (dx, (x, dy)))| {
-                    let a = slope(av, c, p);
-                    for ((dx, &x), &d) in dx.iter_mut().zip(x).zip(dy) {
-                        *dx = if x > 0.0 { d } else { a * d };
-                    }
-                });
+            let dx = fill_planes(s, [xv, dyv], |p, dx, [x, dy]| {
+                let a = av[slope_index(av.len(), c, p)];
+                for ((dx, &x), &d) in dx.iter_mut().zip(x).zip(dy) {
+                    *dx = if x > 0.0 { d } else { a * d };
+                }
+            });
             let shape = x.layout().shape().to_vec();
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
         }
         if let Some(node) = node_alpha {
             // per plane, then per slope in plane order (deterministic across thread counts)
-            let parts: Vec<f64> = xv
-                .par_chunks(s)
-                .zip(dyv.par_chunks(s))
-                .with_min_len(MIN_TASK.div_ceil(s))
-                .map(|(x, dy)| {
-                    x.iter()
-                        .zip(dy)
-                        .filter(|(&x, _)| x <= 0.0)
-                        .map(|(&x, &d)| x as f64 * d as f64)
-                        .sum()
-                })
-                .collect();
+            let parts: Vec<f64> = map_planes(s, [xv, dyv], |_, [x, dy]| {
+                x.iter()
+                    .zip(dy)
+                    .filter(|(&x, _)| x <= 0.0)
+                    .map(|(&x, &d)| x as f64 * d as f64)
+                    .sum()
+            });
             let mut da = vec![0.0f64; av.len()];
             for (p, part) in parts.iter().enumerate() {
-                da[if av.len() == 1 { 0 } else { p % c }] += part;
+                da[slope_index(av.len(), c, p)] += part;
             }
             let da: Vec<f32> = da.into_iter().map(|v| v as f32).collect();
             let n = da.len();
@@ -185,6 +159,7 @@ impl<C: CheckpointStrategy> HeistActivation for Autodiff<Flex, C> {
 mod tests {
     use super::*;
     use burn::nn::PReluConfig;
+    use burn::tensor::Device;
 
     /// Values in [-1, 1) with some exact zeros.
     fn input(device: &Device) -> Tensor<4> {

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod conv;
 pub mod data;
 pub mod defense;
+pub mod flex_kernels;
 pub mod jobs;
 pub mod models;
 pub mod norm;

@@ -280,37 +280,37 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
-    let parts: Vec<Vec<f32>> = (0..g.batch)
-        .into_par_iter()
-        .map(|b| {
-            let mut dw = vec![0.0f32; g.channels_out * rows];
-            let mut cols = vec![0.0f32; tile_len(g)];
-            for (t, tile) in tiles(g).enumerate() {
-                let n = tile.len() * wo;
-                im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
-                // dw[co, rows] += grad_b[co, tile] * cols[rows, tile]^T
-                matmul(
-                    [g.channels_out, rows, n],
-                    &mut dw,
-                    rows,
-                    t > 0,
-                    &grad[b * out_image + tile.start * wo..],
-                    [p as isize, 1],
-                    &cols,
-                    [1, n as isize],
-                );
-            }
-            dw
-        })
-        .collect();
-    let mut parts = parts.into_iter();
-    let mut dw = parts
-        .next()
-        .unwrap_or_else(|| vec![0.0; g.channels_out * rows]);
-    for part in parts {
-        dw.iter_mut().zip(&part).for_each(|(d, p)| *d += p);
+    let len = g.channels_out * rows;
+    let mut parts = vec![0.0f32; g.batch * len];
+    parts.par_chunks_mut(len).enumerate().for_each(|(b, dw)| {
+        let mut cols = vec![0.0f32; tile_len(g)];
+        for (t, tile) in tiles(g).enumerate() {
+            let n = tile.len() * wo;
+            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
+            // dw[co, rows] += grad_b[co, tile] * cols[rows, tile]^T
+            matmul(
+                [g.channels_out, rows, n],
+                dw,
+                rows,
+                t > 0,
+                &grad[b * out_image + tile.start * wo..],
+                [p as isize, 1],
+                &cols,
+                [1, n as isize],
+            );
+        }
+    });
+    add_up_images(&parts, len)
+}
+
+/// The sum of the batch's per-image parts (`len` values each), added in image order so that
+/// it does not depend on which thread computed which part.
+fn add_up_images(parts: &[f32], len: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f32; len];
+    for part in parts.chunks(len.max(1)) {
+        sum.iter_mut().zip(part).for_each(|(s, p)| *s += p);
     }
-    dw
+    sum
 }
 
 /// With stride 1, the input gradient is itself a convolution: the output gradient, padded by
@@ -586,35 +586,31 @@ mod thin {
     );
 
     pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-        match g.channels_out {
-            1 => per_image(x, g, |xp, size, y| {
-                forward_image::<1>(xp, size, weight, g, y)
-            }),
-            2 => per_image(x, g, |xp, size, y| {
-                forward_image::<2>(xp, size, weight, g, y)
-            }),
-            3 => per_image(x, g, |xp, size, y| {
-                forward_image::<3>(xp, size, weight, g, y)
-            }),
-            _ => per_image(x, g, |xp, size, y| {
-                forward_image::<4>(xp, size, weight, g, y)
-            }),
-        }
+        per_image(x, g, g.image_sizes().1, |_, xp, size, y| {
+            match g.channels_out {
+                1 => forward_image::<1>(xp, size, weight, g, y),
+                2 => forward_image::<2>(xp, size, weight, g, y),
+                3 => forward_image::<3>(xp, size, weight, g, y),
+                _ => forward_image::<4>(xp, size, weight, g, y),
+            }
+        })
     }
 
-    /// `f(padded image, its size, its output)` for every image, in parallel.
+    /// `f(image, its padded values, their size, its out_len outputs)` for every image, in
+    /// parallel.
     fn per_image(
         x: &[f32],
         g: &Geometry,
-        f: impl Fn(&[f32], [usize; 2], &mut [f32]) + Sync,
+        out_len: usize,
+        f: impl Fn(usize, &[f32], [usize; 2], &mut [f32]) + Sync,
     ) -> Vec<f32> {
-        let (in_image, out_image) = g.image_sizes();
-        let mut out = vec![0.0f32; g.batch * out_image];
-        out.par_chunks_mut(out_image)
+        let in_image = g.image_sizes().0;
+        let mut out = vec![0.0f32; g.batch * out_len];
+        out.par_chunks_mut(out_len)
             .enumerate()
             .for_each(|(b, out)| {
                 let (xp, size) = padded(&x[b * in_image..][..in_image], g);
-                f(&xp, size, out)
+                f(b, &xp, size, out)
             });
         out
     }
@@ -666,28 +662,17 @@ mod thin {
     }
 
     pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
-        let out_image = g.image_sizes().1;
-        let len = g.channels_out * g.rows();
-        let (in_image, grad_of) = (g.image_sizes().0, |b: usize| {
-            &grad[b * out_image..][..out_image]
-        });
-        let mut parts = vec![0.0f32; g.batch * len];
-        parts.par_chunks_mut(len).enumerate().for_each(|(b, dw)| {
-            let (xp, size) = padded(&x[b * in_image..][..in_image], g);
-            let dy = grad_of(b);
+        let (out_image, len) = (g.image_sizes().1, g.channels_out * g.rows());
+        let parts = per_image(x, g, len, |b, xp, size, dw| {
+            let dy = &grad[b * out_image..][..out_image];
             match g.channels_out {
-                1 => weight_grad_image::<1>(&xp, size, dy, g, dw),
-                2 => weight_grad_image::<2>(&xp, size, dy, g, dw),
-                3 => weight_grad_image::<3>(&xp, size, dy, g, dw),
-                _ => weight_grad_image::<4>(&xp, size, dy, g, dw),
+                1 => weight_grad_image::<1>(xp, size, dy, g, dw),
+                2 => weight_grad_image::<2>(xp, size, dy, g, dw),
+                3 => weight_grad_image::<3>(xp, size, dy, g, dw),
+                _ => weight_grad_image::<4>(xp, size, dy, g, dw),
             }
         });
-        let mut parts = parts.chunks(len.max(1));
-        let mut dw = parts.next().map(<[f32]>::to_vec).unwrap_or(vec![0.0; len]);
-        for part in parts {
-            dw.iter_mut().zip(part).for_each(|(d, p)| *d += p);
-        }
-        dw
+        add_up_images(&parts, len)
     }
 
     /// One image's part of `dw[o, c, i, j] = sum over (oh, ow) of dy[o, oh, ow] *

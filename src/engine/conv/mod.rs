@@ -20,8 +20,9 @@ use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 
+use crate::engine::flex_kernels::applies;
 use kernels::Geometry;
 
 /// `conv.forward(x)`, through heist's kernels on the CPU default.
@@ -52,8 +53,7 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    let flex = x.device().without_autodiff() == Device::flex();
-    if !flex || geometry(&x.dims(), &weight.dims(), &options).is_none() {
+    if !applies(&x) || geometry(&x.dims(), &weight.dims(), &options).is_none() {
         return burn::tensor::module::conv2d(x, weight, bias, options);
     }
     let y = Tensor::<4>::from_dispatch(<Dispatch as HeistConv>::heist_conv2d(
@@ -87,8 +87,7 @@ pub fn forward_transposed(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     );
     let weight = conv.weight.val();
     let bias = conv.bias.as_ref().map(|b| b.val());
-    let flex = x.device().without_autodiff() == Device::flex();
-    if !flex || transposed_geometry(&x.dims(), &weight.dims(), &options).is_none() {
+    if !applies(&x) || transposed_geometry(&x.dims(), &weight.dims(), &options).is_none() {
         return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
     }
     let y = Tensor::<4>::from_dispatch(<Dispatch as HeistConv>::heist_conv_transpose2d(
@@ -398,6 +397,7 @@ impl<C: CheckpointStrategy> HeistConv for Autodiff<Flex, C> {
 mod tests {
     use super::*;
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::tensor::Device;
 
     fn input(shape: [usize; 4], device: &Device) -> Tensor<4> {
         let values = kernels::tests::values(shape.iter().product(), 0);

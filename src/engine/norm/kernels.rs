@@ -8,7 +8,7 @@
 //! Determinism: every plane is summed on one thread in index order (in `f64`), and the planes
 //! of a group are combined in image order, so the results do not depend on the thread count.
 
-use rayon::prelude::*;
+use crate::engine::flex_kernels::{fill_planes, map_planes};
 
 /// Which values share a mean and a variance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,20 +53,6 @@ impl Layout {
     }
 }
 
-/// At least this many values per parallel task: planes of 1x1 pixels are not worth a task each.
-const MIN_TASK: usize = 1 << 12;
-
-/// `f(plane)` for every plane, in parallel, in plane order.
-fn per_plane<T: Send>(values: &[f32], l: &Layout, f: impl Fn(usize, &[f32]) -> T + Sync) -> Vec<T> {
-    let min = MIN_TASK.div_ceil(l.pixels.max(1));
-    values
-        .par_chunks(l.pixels.max(1))
-        .enumerate()
-        .with_min_len(min)
-        .map(|(p, plane)| f(p, plane))
-        .collect()
-}
-
 /// Per-plane values added up per group, planes in image order.
 fn per_group<const K: usize>(planes: &[[f64; K]], l: &Layout, groups: Groups) -> Vec<[f64; K]> {
     let mut sums = vec![[0.0; K]; l.groups(groups)];
@@ -84,14 +70,14 @@ fn per_group<const K: usize>(planes: &[[f64; K]], l: &Layout, groups: Groups) ->
 pub fn statistics(x: &[f32], l: &Layout, groups: Groups) -> (Vec<f32>, Vec<f32>) {
     assert_eq!(x.len(), l.len(), "input size");
     let count = l.count(groups);
-    let sums = per_plane(x, l, |_, plane| {
+    let sums = map_planes(l.pixels, [x], |_, [plane]| {
         [plane.iter().map(|&v| v as f64).sum::<f64>()]
     });
     let mean: Vec<f64> = per_group(&sums, l, groups)
         .iter()
         .map(|[s]| s / count)
         .collect();
-    let squares = per_plane(x, l, |p, plane| {
+    let squares = map_planes(l.pixels, [x], |p, [plane]| {
         let m = mean[l.group(groups, p)];
         [plane.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>()]
     });
@@ -123,22 +109,15 @@ pub fn normalize(
 ) -> Vec<f32> {
     assert_eq!(x.len(), l.len(), "input size");
     let inv_std = inverse_std(var, epsilon);
-    let mut y = vec![0.0f32; x.len()];
-    let min = MIN_TASK.div_ceil(l.pixels.max(1));
-    y.par_chunks_mut(l.pixels.max(1))
-        .zip(x.par_chunks(l.pixels.max(1)))
-        .enumerate()
-        .with_min_len(min)
-        .for_each(|(p, (y, x))| {
-            let (g, c) = (l.group(groups, p), p % l.channels);
-            let scale = inv_std[g] * gamma[c] as f64;
-            let shift = beta[c] as f64 - mean[g] as f64 * scale;
-            let (scale, shift) = (scale as f32, shift as f32);
-            y.iter_mut()
-                .zip(x)
-                .for_each(|(y, &x)| *y = x * scale + shift);
-        });
-    y
+    fill_planes(l.pixels, [x], |p, y, [x]| {
+        let (g, c) = (l.group(groups, p), p % l.channels);
+        let scale = inv_std[g] * gamma[c] as f64;
+        let shift = beta[c] as f64 - mean[g] as f64 * scale;
+        let (scale, shift) = (scale as f32, shift as f32);
+        y.iter_mut()
+            .zip(x)
+            .for_each(|(y, &x)| *y = x * scale + shift);
+    })
 }
 
 /// The gradients of [`normalize`] with the group statistics being those of `x` itself.
@@ -164,51 +143,34 @@ pub fn backward(
     assert_eq!(x.len(), l.len(), "input size");
     assert_eq!(dy.len(), l.len(), "output gradient size");
     let inv_std = inverse_std(var, epsilon);
-    let s = l.pixels.max(1);
     // per plane: sum(dy), sum(dy * xhat)
-    let planes: Vec<[f64; 2]> = dy
-        .par_chunks(s)
-        .zip(x.par_chunks(s))
-        .enumerate()
-        .with_min_len(MIN_TASK.div_ceil(s))
-        .map(|(p, (dy, x))| {
-            let g = l.group(groups, p);
-            let (m, r) = (mean[g] as f64, inv_std[g]);
-            dy.iter().zip(x).fold([0.0, 0.0], |[a, b], (&d, &v)| {
-                [a + d as f64, b + d as f64 * (v as f64 - m) * r]
-            })
+    let planes: Vec<[f64; 2]> = map_planes(l.pixels, [dy, x], |p, [dy, x]| {
+        let g = l.group(groups, p);
+        let (m, r) = (mean[g] as f64, inv_std[g]);
+        dy.iter().zip(x).fold([0.0, 0.0], |[a, b], (&d, &v)| {
+            [a + d as f64, b + d as f64 * (v as f64 - m) * r]
         })
-        .collect();
+    });
     let sums = per_group(&planes, l, groups);
-    let mut gamma_grad = vec![0.0f64; l.channels];
-    let mut beta_grad = vec![0.0f64; l.channels];
-    for (p, [a, b]) in planes.iter().enumerate() {
-        beta_grad[p % l.channels] += a;
-        gamma_grad[p % l.channels] += b;
-    }
     let count = l.count(groups);
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(s)
-        .zip(dy.par_chunks(s).zip(x.par_chunks(s)))
-        .enumerate()
-        .with_min_len(MIN_TASK.div_ceil(s))
-        .for_each(|(p, (dx, (dy, x)))| {
-            let (g, c) = (l.group(groups, p), p % l.channels);
-            let (m, r) = (mean[g] as f64, inv_std[g]);
-            let [a, b] = sums[g];
-            let (mean_dy, mean_dy_xhat) = ((a / count) as f32, (b / count) as f32);
-            let scale = (gamma[c] as f64 * r) as f32;
-            let (m, r) = (m as f32, r as f32);
-            for ((dx, &d), &v) in dx.iter_mut().zip(dy).zip(x) {
-                let xhat = (v - m) * r;
-                *dx = scale * (d - mean_dy - xhat * mean_dy_xhat);
-            }
-        });
-    let to_f32 = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+    let dx = fill_planes(l.pixels, [dy, x], |p, dx, [dy, x]| {
+        let (g, c) = (l.group(groups, p), p % l.channels);
+        let (m, r) = (mean[g] as f64, inv_std[g]);
+        let [a, b] = sums[g];
+        let (mean_dy, mean_dy_xhat) = ((a / count) as f32, (b / count) as f32);
+        let scale = (gamma[c] as f64 * r) as f32;
+        let (m, r) = (m as f32, r as f32);
+        for ((dx, &d), &v) in dx.iter_mut().zip(dy).zip(x) {
+            let xhat = (v - m) * r;
+            *dx = scale * (d - mean_dy - xhat * mean_dy_xhat);
+        }
+    });
+    // the parameters are per channel whatever the groups: the same sums, per channel
+    let per_channel = per_group(&planes, l, Groups::Channel);
     Gradients {
         x: dx,
-        gamma: to_f32(gamma_grad),
-        beta: to_f32(beta_grad),
+        gamma: per_channel.iter().map(|[_, b]| *b as f32).collect(),
+        beta: per_channel.iter().map(|[a, _]| *a as f32).collect(),
     }
 }
 

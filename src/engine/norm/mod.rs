@@ -17,8 +17,9 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
 use burn::nn::{BatchNorm, InstanceNorm};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
+use crate::engine::flex_kernels::{applies, f32_values};
 use kernels::{Groups, Layout};
 
 /// `norm.forward(x)`; while training on the CPU default, through heist's kernels. The running
@@ -68,10 +69,6 @@ pub fn instance_norm(norm: &InstanceNorm, x: Tensor<4>) -> Tensor<4> {
         Groups::Plane,
         norm.epsilon,
     )
-}
-
-fn applies(x: &Tensor<4>) -> bool {
-    x.device().without_autodiff() == Device::flex() && x.dtype() == DType::F32
 }
 
 /// The mean (row 0) and biased variance (row 1) of each group, `[2, groups]`.
@@ -128,15 +125,9 @@ fn layout(x: &FlexTensor) -> Layout {
     }
 }
 
-/// The f32 values of a flex tensor, contiguous.
-fn values(t: &FlexTensor) -> FlexTensor {
-    assert_eq!(t.dtype(), DType::F32, "heist's normalisation runs on f32");
-    t.to_contiguous()
-}
-
 /// The mean and variance rows of `statistics` `[2, groups]`.
 fn rows(statistics: &FlexTensor) -> (Vec<f32>, Vec<f32>) {
-    let s = values(statistics);
+    let s = f32_values(statistics);
     let v = s.storage::<f32>();
     let half = v.len() / 2;
     (v[..half].to_vec(), v[half..].to_vec())
@@ -145,7 +136,7 @@ fn rows(statistics: &FlexTensor) -> (Vec<f32>, Vec<f32>) {
 impl HeistNorm for Flex {
     fn heist_norm_statistics(x: FlexTensor, groups: Groups) -> FlexTensor {
         let l = layout(&x);
-        let (mean, var) = kernels::statistics(values(&x).storage::<f32>(), &l, groups);
+        let (mean, var) = kernels::statistics(f32_values(&x).storage::<f32>(), &l, groups);
         let g = mean.len();
         FlexTensor::from_data(TensorData::new([mean, var].concat(), [2, g]))
     }
@@ -160,9 +151,9 @@ impl HeistNorm for Flex {
     ) -> FlexTensor {
         let l = layout(&x);
         let (mean, var) = rows(&statistics);
-        let (gamma, beta) = (values(&gamma), values(&beta));
+        let (gamma, beta) = (f32_values(&gamma), f32_values(&beta));
         let y = kernels::normalize(
-            values(&x).storage::<f32>(),
+            f32_values(&x).storage::<f32>(),
             &l,
             groups,
             &mean,
@@ -190,14 +181,14 @@ impl Backward<Flex, 3> for NormNode {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents;
-        let dy = values(&grads.consume::<Flex>(&ops.node));
+        let dy = f32_values(&grads.consume::<Flex>(&ops.node));
         let (x_state, gamma_state, statistics, groups, epsilon) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
-        let gamma = values(&checkpointer.retrieve_node_output::<FlexTensor>(gamma_state));
+        let gamma = f32_values(&checkpointer.retrieve_node_output::<FlexTensor>(gamma_state));
         let (mean, var) = rows(&statistics);
         let l = layout(&x);
         let g = kernels::backward(
-            values(&x).storage::<f32>(),
+            f32_values(&x).storage::<f32>(),
             dy.storage::<f32>(),
             &l,
             groups,
@@ -265,6 +256,7 @@ impl<C: CheckpointStrategy> HeistNorm for Autodiff<Flex, C> {
 mod tests {
     use super::*;
     use burn::nn::{BatchNormConfig, InstanceNormConfig};
+    use burn::tensor::Device;
 
     fn input(device: &Device) -> Tensor<4> {
         let values = crate::engine::conv::kernels::tests::values(3 * 4 * 5 * 6, 0);
