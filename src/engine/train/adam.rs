@@ -143,17 +143,15 @@ pub fn update(values: &mut [f32], grad: &[f32], m: &mut Moments, lr: f64, s: &Ad
         .zip(m.first.par_chunks_mut(CHUNK))
         .zip(m.second.par_chunks_mut(CHUNK))
         .for_each(|(((p, g), m1), m2)| {
-            for i in 0..p.len() {
-                let g = if decay != 0.0 {
-                    g[i] + decay * p[i]
-                } else {
-                    g[i]
-                };
+            // Zipped rather than indexed, so the loop has no bounds checks and vectorises
+            // (sqrt and division stay exact IEEE operations, so the bits do not change).
+            for (((p, &g), m1), m2) in p.iter_mut().zip(g).zip(m1).zip(m2) {
+                let g = if decay != 0.0 { g + decay * *p } else { g };
                 // torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
-                m1[i] += (g - m1[i]) * (1.0 - b1);
-                m2[i] = m2[i] * b2 + g * g * (1.0 - b2);
-                let denom = m2[i].sqrt() / root_correction2 + eps;
-                p[i] -= step_size * m1[i] / denom;
+                *m1 += (g - *m1) * (1.0 - b1);
+                *m2 = *m2 * b2 + g * g * (1.0 - b2);
+                let denom = m2.sqrt() / root_correction2 + eps;
+                *p -= step_size * *m1 / denom;
             }
         });
 }
