@@ -14,22 +14,16 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
+/// The fastest of 10 runs (after a warm-up): on a shared machine noise only adds time.
 fn time(mut f: impl FnMut()) -> f64 {
     f();
-    median(
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect(),
-    )
+    (0..10)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
@@ -81,6 +75,15 @@ fn main() {
             0,
         ),
         ("SRResNet tail 9x9, 64->3, 64 px", 64, 3, [64, 64], 9, 1, 4),
+        (
+            "PatchGAN-32 4x4/1, 128->256, 8 px (7x7 out)",
+            128,
+            256,
+            [8, 8],
+            4,
+            1,
+            1,
+        ),
         ("SRResNet head 9x9, 3->64, 16 px", 3, 64, [16, 16], 9, 1, 4),
         (
             "CycleGAN tail 7x7, 64->3, 64 px (padded to 70)",
@@ -101,9 +104,17 @@ fn main() {
             0,
         ),
     ];
+    // `cargo bench --bench conv_grad -- PatchGAN` runs the shapes whose name contains "PatchGAN"
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let batch = 8;
     let device = Device::flex().autodiff();
     for (name, ci, co, input, k, s, p) in shapes {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let g = Geometry {
             batch,
             channels_in: ci,

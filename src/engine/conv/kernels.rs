@@ -57,6 +57,11 @@ impl Geometry {
         self.input[0] * self.input[1]
     }
 
+    /// The input's height and width with its padding.
+    fn padded(&self) -> [usize; 2] {
+        std::array::from_fn(|d| self.input[d] + 2 * self.padding[d])
+    }
+
     /// `[n, ci, h, w]`
     pub fn input_shape(&self) -> [usize; 4] {
         [self.batch, self.channels_in, self.input[0], self.input[1]]
@@ -102,18 +107,6 @@ impl Geometry {
     }
 }
 
-/// For kernel offset `k` along one axis: the first and last output index whose input index
-/// `o * stride + k - padding` lies inside `0..size`, as a half-open range.
-fn valid(k: usize, stride: usize, padding: usize, size: usize, out: usize) -> (usize, usize) {
-    let first = padding.saturating_sub(k).div_ceil(stride);
-    let end = if size + padding > k {
-        ((size + padding - k - 1) / stride + 1).min(out)
-    } else {
-        0
-    };
-    (first.min(end), end)
-}
-
 /// Output rows per tile: the im2col matrix of a tile stays near 1 MB (in cache), however
 /// large the kernel or the image.
 fn tiles(g: &Geometry) -> impl Iterator<Item = Range<usize>> {
@@ -127,69 +120,99 @@ fn tile_len(g: &Geometry) -> usize {
     tiles(g).map(|t| t.len()).max().unwrap_or(0) * g.output()[1] * g.rows()
 }
 
-/// `cols[(c, i, j), (oh, ow)] = x[c, oh*s + i - p, ow*s + j - p]` (0 outside) for the output
-/// rows `tile` of one image; the rows of `cols` are `ld` apart.
-fn im2col(x: &[f32], g: &Geometry, tile: &Range<usize>, cols: &mut [f32], ld: usize) {
-    let [h, w] = g.input;
-    let [kh, kw] = g.kernel;
-    let [ho, wo] = g.output();
-    let p = tile.len() * wo;
-    for row in 0..g.rows() {
-        let out = &mut cols[row * ld..row * ld + p];
+/// One image `[ci, h, w]` zero-padded by the convolution's padding: `[ci, hp, wp]`. im2col
+/// and col2im work on padded images, so that every kernel position reads (or writes) whole
+/// rows of output pixels, with no bounds to work out and no zeros to write.
+fn padded(x: &[f32], g: &Geometry) -> Vec<f32> {
+    let ([h, w], [ph, pw], [hp, wp]) = (g.input, g.padding, g.padded());
+    let mut out = vec![0.0f32; g.channels_in * hp * wp];
+    for c in 0..g.channels_in {
+        for r in 0..h {
+            let src = &x[(c * h + r) * w..][..w];
+            out[(c * hp + r + ph) * wp + pw..][..w].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+/// `dst[o] = src[o * stride]`. Plain loops: rows are short (a few pixels for small images), too
+/// short for a call to memcpy to pay, and the stride-2 loop vectorises as a de-interleave.
+#[inline(always)]
+fn gather(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s),
+        2 => dst
+            .iter_mut()
+            .zip(src.chunks(2))
+            .for_each(|(d, s)| *d = s[0]),
+        _ => dst
+            .iter_mut()
+            .zip(src.iter().step_by(stride))
+            .for_each(|(d, s)| *d = *s),
+    }
+}
+
+/// `dst[o * stride] += src[o]`, the inverse of [`gather`].
+#[inline(always)]
+fn scatter_add(dst: &mut [f32], src: &[f32], stride: usize) {
+    match stride {
+        1 => dst.iter_mut().zip(src).for_each(|(d, s)| *d += s),
+        2 => dst.chunks_mut(2).zip(src).for_each(|(d, s)| d[0] += s),
+        _ => dst
+            .iter_mut()
+            .step_by(stride)
+            .zip(src)
+            .for_each(|(d, s)| *d += s),
+    }
+}
+
+/// `cols[(c, i, j), (oh, ow)] = xp[c, oh*s + i, ow*s + j]` for the im2col rows `rows` and the
+/// output rows `tile` of one padded image `xp`; the rows of `cols` (from `rows.start`) are
+/// `ld` apart.
+fn im2col(
+    xp: &[f32],
+    g: &Geometry,
+    tile: &Range<usize>,
+    rows: Range<usize>,
+    cols: &mut [f32],
+    ld: usize,
+) {
+    let ([hp, wp], [kh, kw], [sh, sw], wo) = (g.padded(), g.kernel, g.stride, g.output()[1]);
+    for (r, row) in rows.enumerate() {
+        let out = &mut cols[r * ld..][..tile.len() * wo];
         let c = row / (kh * kw);
         let (i, j) = ((row / kw) % kh, row % kw);
-        let plane = &x[c * h * w..(c + 1) * h * w];
-        let (oh0, oh1) = valid(i, g.stride[0], g.padding[0], h, ho);
-        let (ow0, ow1) = valid(j, g.stride[1], g.padding[1], w, wo);
-        out.fill(0.0);
-        for oh in oh0.max(tile.start)..oh1.min(tile.end) {
-            let ih = oh * g.stride[0] + i - g.padding[0];
-            let local = oh - tile.start;
-            let dst = &mut out[local * wo..(local + 1) * wo];
-            let src = &plane[ih * w..(ih + 1) * w];
-            if g.stride[1] == 1 {
-                let iw0 = ow0 + j - g.padding[1];
-                dst[ow0..ow1].copy_from_slice(&src[iw0..iw0 + (ow1 - ow0)]);
-            } else {
-                for ow in ow0..ow1 {
-                    dst[ow] = src[ow * g.stride[1] + j - g.padding[1]];
+        for (local, oh) in tile.clone().enumerate() {
+            let src = &xp[(c * hp + oh * sh + i) * wp + j..][..(wo - 1) * sw + 1];
+            gather(&mut out[local * wo..][..wo], src, sw);
+        }
+    }
+}
+
+/// The inverse scatter of [`im2col`]: `dxp[c, ...] += cols[(c, i, j), ...]` into one padded
+/// image for the output rows `tile`, the rows of `cols` `ld` apart. Each channel is summed by
+/// one thread, kernel positions in order.
+fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dxp: &mut [f32], ld: usize) {
+    let ([hp, wp], [kh, kw], [sh, sw], wo) = (g.padded(), g.kernel, g.stride, g.output()[1]);
+    for (c, plane) in dxp.chunks_mut(hp * wp).enumerate() {
+        for i in 0..kh {
+            for j in 0..kw {
+                let row = &cols[((c * kh + i) * kw + j) * ld..][..tile.len() * wo];
+                for (local, oh) in tile.clone().enumerate() {
+                    let dst = &mut plane[(oh * sh + i) * wp + j..][..(wo - 1) * sw + 1];
+                    scatter_add(dst, &row[local * wo..][..wo], sw);
                 }
             }
         }
     }
 }
 
-/// The inverse scatter of [`im2col`]: `dx[c, ...] += cols[(c, i, j), ...]` for the output rows
-/// `tile` of one image, the rows of `cols` `ld` apart. Each channel is summed by one thread,
-/// kernel positions in order.
-fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dx: &mut [f32], ld: usize) {
-    let [h, w] = g.input;
-    let [kh, kw] = g.kernel;
-    let [ho, wo] = g.output();
-    let p = tile.len() * wo;
-    for (c, plane) in dx.chunks_mut(h * w).enumerate() {
-        for i in 0..kh {
-            let (oh0, oh1) = valid(i, g.stride[0], g.padding[0], h, ho);
-            for j in 0..kw {
-                let (ow0, ow1) = valid(j, g.stride[1], g.padding[1], w, wo);
-                let row = &cols[((c * kh + i) * kw + j) * ld..][..p];
-                for oh in oh0.max(tile.start)..oh1.min(tile.end) {
-                    let ih = oh * g.stride[0] + i - g.padding[0];
-                    let local = oh - tile.start;
-                    let src = &row[local * wo..(local + 1) * wo];
-                    let dst = &mut plane[ih * w..(ih + 1) * w];
-                    if g.stride[1] == 1 {
-                        let iw0 = ow0 + j - g.padding[1];
-                        for (d, s) in dst[iw0..iw0 + (ow1 - ow0)].iter_mut().zip(&src[ow0..ow1]) {
-                            *d += s;
-                        }
-                    } else {
-                        for ow in ow0..ow1 {
-                            dst[ow * g.stride[1] + j - g.padding[1]] += src[ow];
-                        }
-                    }
-                }
-            }
+/// The interior of padded images `[.., hp, wp]`: the `[.., h, w]` values without the padding.
+fn crop(xp: &[f32], g: &Geometry, x: &mut [f32]) {
+    let ([h, w], [ph, pw], [hp, wp]) = (g.input, g.padding, g.padded());
+    for (x, xp) in x.chunks_mut(h * w).zip(xp.chunks(hp * wp)) {
+        for r in 0..h {
+            x[r * w..][..w].copy_from_slice(&xp[(r + ph) * wp + pw..][..w]);
         }
     }
 }
@@ -248,10 +271,11 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     let wo = g.output()[1];
     let mut y = vec![0.0f32; g.batch * out_image];
     y.par_chunks_mut(out_image).enumerate().for_each(|(b, y)| {
+        let xp = padded(&x[b * in_image..][..in_image], g);
         let mut cols = vec![0.0f32; tile_len(g)];
         for tile in tiles(g) {
             let n = tile.len() * wo;
-            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
+            im2col(&xp, g, &tile, 0..rows, &mut cols, n);
             // y_b[co, tile] = weight[co, rows] * cols[rows, tile]
             matmul(
                 [g.channels_out, n, rows],
@@ -283,10 +307,11 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     let len = g.channels_out * rows;
     let mut parts = vec![0.0f32; g.batch * len];
     parts.par_chunks_mut(len).enumerate().for_each(|(b, dw)| {
+        let xp = padded(&x[b * in_image..][..in_image], g);
         let mut cols = vec![0.0f32; tile_len(g)];
         for (t, tile) in tiles(g).enumerate() {
             let n = tile.len() * wo;
-            im2col(&x[b * in_image..][..in_image], g, &tile, &mut cols, n);
+            im2col(&xp, g, &tile, 0..rows, &mut cols, n);
             // dw[co, rows] += grad_b[co, tile] * cols[rows, tile]^T
             matmul(
                 [g.channels_out, rows, n],
@@ -363,6 +388,8 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     let wo = g.output()[1];
     let mut dx = vec![0.0f32; g.batch * in_image];
     dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
+        let [hp, wp] = g.padded();
+        let mut dxp = vec![0.0f32; g.channels_in * hp * wp];
         let mut cols = vec![0.0f32; tile_len(g)];
         for tile in tiles(g) {
             let n = tile.len() * wo;
@@ -377,8 +404,9 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
                 &grad[b * out_image + tile.start * wo..],
                 [p as isize, 1],
             );
-            col2im(&cols, g, &tile, dx, n);
+            col2im(&cols, g, &tile, &mut dxp, n);
         }
+        crop(&dxp, g, dx);
     });
     dx
 }
@@ -395,24 +423,32 @@ mod small {
     /// Below this many output pixels an image is small.
     pub const PIXELS: usize = 64;
 
-    /// Output rows of a product per parallel task.
-    const ROWS_PER_TASK: usize = 32;
+    /// Output rows of a product per parallel task: at least 128 (two of gemm's 64-row
+    /// blocks, so that packing the shared operand once per task pays), and at most 16 tasks.
+    fn rows_per_task(m: usize) -> usize {
+        m.div_ceil(16).next_multiple_of(64).max(128)
+    }
 
-    /// `[rows, batch * pixels_out]`: every image's im2col matrix side by side.
+    /// `[rows, batch * pixels_out]`: every image's im2col matrix side by side, written in
+    /// parallel over blocks of rows.
     fn columns(x: &[f32], g: &Geometry) -> Vec<f32> {
         let (p, (in_image, _)) = (g.pixels_out(), g.image_sizes());
         let n = g.batch * p;
+        let images: Vec<Vec<f32>> = (0..g.batch)
+            .into_par_iter()
+            .map(|b| padded(&x[b * in_image..][..in_image], g))
+            .collect();
         let mut cols = vec![0.0f32; g.rows() * n];
         let all = 0..g.output()[0];
-        for b in 0..g.batch {
-            im2col(
-                &x[b * in_image..][..in_image],
-                g,
-                &all,
-                &mut cols[b * p..],
-                n,
-            );
-        }
+        let rows_per_task = ((1 << 14) / n).max(1);
+        cols.par_chunks_mut(rows_per_task * n)
+            .enumerate()
+            .for_each(|(t, block)| {
+                let rows = t * rows_per_task..t * rows_per_task + block.len() / n;
+                for (b, xp) in images.iter().enumerate() {
+                    im2col(xp, g, &all, rows.clone(), &mut block[b * p..], n);
+                }
+            });
         cols
     }
 
@@ -431,8 +467,28 @@ mod small {
         out
     }
 
+    /// `[a, b]` values as `[b, a]`, in tiles that stay in cache (a plain loop would write
+    /// one value per cache line), in parallel over blocks of output rows.
+    fn transpose(v: &[f32], [a, b]: [usize; 2]) -> Vec<f32> {
+        const TILE: usize = 32;
+        let mut out = vec![0.0f32; v.len()];
+        out.par_chunks_mut(TILE * a)
+            .enumerate()
+            .for_each(|(t, out)| {
+                let j0 = t * TILE;
+                for i0 in (0..a).step_by(TILE) {
+                    for (j, out) in out.chunks_mut(a).enumerate() {
+                        for i in i0..(i0 + TILE).min(a) {
+                            out[i] = v[i * b + j0 + j];
+                        }
+                    }
+                }
+            });
+        out
+    }
+
     /// `out[m, n] = lhs[m, k] * rhs[k, n]` for row-major `out`, `lhs` with strides
-    /// `[row, column]`, in parallel over blocks of [`ROWS_PER_TASK`] rows.
+    /// `[row, column]`, in parallel over blocks of [`rows_per_task`] rows.
     fn product(
         out: &mut [f32],
         [n, k]: [usize; 2],
@@ -440,11 +496,12 @@ mod small {
         (rhs, rhs_strides): (&[f32], [usize; 2]),
     ) {
         let strides = |[r, c]: [usize; 2]| [r as isize, c as isize];
-        out.par_chunks_mut(ROWS_PER_TASK * n)
+        let rpt = rows_per_task(out.len() / n);
+        out.par_chunks_mut(rpt * n)
             .enumerate()
             .for_each(|(t, out)| {
                 let m = out.len() / n;
-                let lhs = &lhs[t * ROWS_PER_TASK * lhs_rs..];
+                let lhs = &lhs[t * rpt * lhs_rs..];
                 let lhs_strides = strides([lhs_rs, lhs_cs]);
                 matmul(
                     [m, n, k],
@@ -474,16 +531,19 @@ mod small {
         let n = g.batch * p;
         let cols = columns(x, g);
         let grad = swap_outer(grad, [g.batch, co, p]);
-        if co >= 2 * ROWS_PER_TASK {
+        // Split over output channels, each task packs all of cols again; its transpose, split
+        // over the many rows of im2col, writes dw twice. The first costs less where cols has
+        // few columns (the innermost levels, 1-4 pixels an image), the second where it has many
+        // (3 MB of cols for PatchGAN's 128->256 layer against 0.5 MB of dw).
+        if co.div_ceil(rows_per_task(co)) * n < co {
             // dw[co, rows] = grad[co, (image, pixel)] * cols[rows, (image, pixel)]^T
             let mut dw = vec![0.0f32; co * rows];
             product(&mut dw, [rows, n], (&grad, [n, 1]), (&cols, [1, n]));
             return dw;
         }
-        // with few output channels, split its transpose, over the always many rows
         let mut dw_t = vec![0.0f32; rows * co];
         product(&mut dw_t, [co, n], (&cols, [n, 1]), (&grad, [1, n]));
-        swap_outer(&dw_t, [rows, co, 1])
+        transpose(&dw_t, [rows, co])
     }
 
     pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
@@ -497,7 +557,10 @@ mod small {
         let mut dx = vec![0.0f32; g.batch * in_image];
         let all = 0..g.output()[0];
         dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
-            col2im(&cols[b * p..], g, &all, dx, n);
+            let [hp, wp] = g.padded();
+            let mut dxp = vec![0.0f32; g.channels_in * hp * wp];
+            col2im(&cols[b * p..], g, &all, &mut dxp, n);
+            crop(&dxp, g, dx);
         });
         dx
     }
@@ -520,21 +583,53 @@ mod thin {
     const LANES: usize = 16;
 
     pub fn applies(g: &Geometry) -> bool {
-        g.stride == [1, 1] && g.channels_out <= CHANNELS && !g.small()
+        g.stride == [1, 1] && g.channels_out <= CHANNELS
     }
 
-    /// One image `[ci, h, w]` zero-padded by the convolution's padding, and its size.
-    fn padded(x: &[f32], g: &Geometry) -> (Vec<f32>, [usize; 2]) {
-        let ([h, w], [ph, pw]) = (g.input, g.padding);
-        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
-        let mut out = vec![0.0f32; g.channels_in * hp * wp];
-        for c in 0..g.channels_in {
-            for r in 0..h {
-                let src = &x[(c * h + r) * w..][..w];
-                out[(c * hp + r + ph) * wp + pw..][..w].copy_from_slice(src);
-            }
+    /// The output pixels in blocks of at most LANES, each as its offset in the frame of the
+    /// padded image's width (pixel `(oh, ow)` at `oh * wp + ow`) and its length. At that
+    /// offset a kernel position's input values lie in one contiguous run of the padded image.
+    ///
+    /// Blocks either follow the output rows (the last of each row partial) or run straight
+    /// through the frame, over the `kw - 1` pixels past each row's end too (computed and
+    /// dropped), whichever takes fewer: the second for small images, whose rows of a few
+    /// pixels would leave most lanes empty.
+    fn blocks(g: &Geometry) -> Vec<(usize, usize)> {
+        let ([ho, wo], wp) = (g.output(), g.padded()[1]);
+        let by_rows = ho * wo.div_ceil(LANES);
+        let through = (ho - 1) * wp + wo;
+        if through.div_ceil(LANES) < by_rows {
+            return (0..through)
+                .step_by(LANES)
+                .map(|q| (q, LANES.min(through - q)))
+                .collect();
         }
-        (out, [hp, wp])
+        (0..ho)
+            .flat_map(|oh| {
+                (0..wo)
+                    .step_by(LANES)
+                    .map(move |ow| (oh * wp + ow, LANES.min(wo - ow)))
+            })
+            .collect()
+    }
+
+    /// Values of `[co, ho, wo]` in the frame of the padded width, `[co, ho, wp]`, zero past
+    /// each row's end.
+    fn to_frame(v: &[f32], g: &Geometry) -> Vec<f32> {
+        let ([ho, wo], wp) = (g.output(), g.padded()[1]);
+        let mut out = vec![0.0f32; g.channels_out * ho * wp];
+        for (src, dst) in v.chunks(wo).zip(out.chunks_mut(wp)) {
+            dst[..wo].copy_from_slice(src);
+        }
+        out
+    }
+
+    /// The inverse of [`to_frame`]: each row's first `wo` values.
+    fn from_frame(framed: &[f32], g: &Geometry, v: &mut [f32]) {
+        let ([_, wo], wp) = (g.output(), g.padded()[1]);
+        for (dst, src) in v.chunks_mut(wo).zip(framed.chunks(wp)) {
+            dst.copy_from_slice(&src[..wo]);
+        }
     }
 
     /// `$name::<CO>` calls `$any::<CO>` compiled for AVX-512 or AVX2 where the CPU has them
@@ -575,151 +670,147 @@ mod thin {
         forward_image_any,
         forward_image_avx512,
         forward_image_avx2,
-        (xp: &[f32], size: [usize; 2], weight: &[f32], g: &Geometry, y: &mut [f32])
+        (xp: &[f32], blocks: &[(usize, usize)], weight: &[f32], g: &Geometry, y: &mut [f32])
     );
     vectorised!(
         weight_grad_image,
         weight_grad_image_any,
         weight_grad_image_avx512,
         weight_grad_image_avx2,
-        (xp: &[f32], size: [usize; 2], dy: &[f32], g: &Geometry, dw: &mut [f32])
+        (xp: &[f32], blocks: &[(usize, usize)], dy: &[f32], g: &Geometry, dw: &mut [f32])
     );
 
     pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
-        per_image(x, g, g.image_sizes().1, |_, xp, size, y| {
+        let blocks = blocks(g);
+        let [ho, wp] = [g.output()[0], g.padded()[1]];
+        per_image(x, g, g.image_sizes().1, |_, xp, y| {
+            let mut framed = vec![0.0f32; g.channels_out * ho * wp];
+            let y_framed = &mut framed;
             match g.channels_out {
-                1 => forward_image::<1>(xp, size, weight, g, y),
-                2 => forward_image::<2>(xp, size, weight, g, y),
-                3 => forward_image::<3>(xp, size, weight, g, y),
-                _ => forward_image::<4>(xp, size, weight, g, y),
+                1 => forward_image::<1>(xp, &blocks, weight, g, y_framed),
+                2 => forward_image::<2>(xp, &blocks, weight, g, y_framed),
+                3 => forward_image::<3>(xp, &blocks, weight, g, y_framed),
+                _ => forward_image::<4>(xp, &blocks, weight, g, y_framed),
             }
+            from_frame(&framed, g, y);
         })
     }
 
-    /// `f(image, its padded values, their size, its out_len outputs)` for every image, in
-    /// parallel.
+    /// `f(image, its padded values, its out_len outputs)` for every image, in parallel.
     fn per_image(
         x: &[f32],
         g: &Geometry,
         out_len: usize,
-        f: impl Fn(usize, &[f32], [usize; 2], &mut [f32]) + Sync,
+        f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
     ) -> Vec<f32> {
         let in_image = g.image_sizes().0;
         let mut out = vec![0.0f32; g.batch * out_len];
         out.par_chunks_mut(out_len)
             .enumerate()
-            .for_each(|(b, out)| {
-                let (xp, size) = padded(&x[b * in_image..][..in_image], g);
-                f(b, &xp, size, out)
-            });
+            .for_each(|(b, out)| f(b, &padded(&x[b * in_image..][..in_image], g), out));
         out
     }
 
-    /// `y[o, oh, ow] = sum over (c, i, j) of w[o, c, i, j] * xp[c, oh + i, ow + j]`, LANES
-    /// output pixels of CO channels at a time.
+    /// `y[o, q] = sum over (c, i, j) of w[o, c, i, j] * xp[c, i, j + q]` in the frame of the
+    /// padded width, LANES output pixels of CO channels at a time.
     #[inline(always)]
     fn forward_image_any<const CO: usize>(
         xp: &[f32],
-        [hp, wp]: [usize; 2],
+        blocks: &[(usize, usize)],
         weight: &[f32],
         g: &Geometry,
         y: &mut [f32],
     ) {
-        let ([ho, wo], [kh, kw], ci) = (g.output(), g.kernel, g.channels_in);
-        let taps = ci * kh * kw;
-        for oh in 0..ho {
-            for ow in (0..wo).step_by(LANES) {
-                let lanes = LANES.min(wo - ow);
-                let mut acc = [[0.0f32; LANES]; CO];
-                for c in 0..ci {
-                    for i in 0..kh {
-                        let row = &xp[(c * hp + oh + i) * wp + ow..];
-                        for j in 0..kw {
-                            let tap = (c * kh + i) * kw + j;
-                            let w: [f32; CO] = std::array::from_fn(|o| weight[o * taps + tap]);
-                            if lanes == LANES {
-                                let v: &[f32; LANES] = row[j..j + LANES].try_into().unwrap();
-                                for o in 0..CO {
-                                    for l in 0..LANES {
-                                        acc[o][l] += w[o] * v[l];
-                                    }
+        let ([kh, kw], ci, [hp, wp]) = (g.kernel, g.channels_in, g.padded());
+        let (taps, frame) = (ci * kh * kw, g.output()[0] * wp);
+        for &(q, lanes) in blocks {
+            let mut acc = [[0.0f32; LANES]; CO];
+            for c in 0..ci {
+                for i in 0..kh {
+                    let row = &xp[(c * hp + i) * wp + q..];
+                    for j in 0..kw {
+                        let tap = (c * kh + i) * kw + j;
+                        let w: [f32; CO] = std::array::from_fn(|o| weight[o * taps + tap]);
+                        if lanes == LANES {
+                            let v: &[f32; LANES] = row[j..j + LANES].try_into().unwrap();
+                            for o in 0..CO {
+                                for l in 0..LANES {
+                                    acc[o][l] += w[o] * v[l];
                                 }
-                            } else {
-                                for o in 0..CO {
-                                    for l in 0..lanes {
-                                        acc[o][l] += w[o] * row[j + l];
-                                    }
+                            }
+                        } else {
+                            for o in 0..CO {
+                                for l in 0..lanes {
+                                    acc[o][l] += w[o] * row[j + l];
                                 }
                             }
                         }
                     }
                 }
-                for (o, acc) in acc.iter().enumerate() {
-                    y[(o * ho + oh) * wo + ow..][..lanes].copy_from_slice(&acc[..lanes]);
-                }
+            }
+            for (o, acc) in acc.iter().enumerate() {
+                y[o * frame + q..][..lanes].copy_from_slice(&acc[..lanes]);
             }
         }
     }
 
     pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
         let (out_image, len) = (g.image_sizes().1, g.channels_out * g.rows());
-        let parts = per_image(x, g, len, |b, xp, size, dw| {
-            let dy = &grad[b * out_image..][..out_image];
+        let blocks = blocks(g);
+        let parts = per_image(x, g, len, |b, xp, dw| {
+            let dy = &to_frame(&grad[b * out_image..][..out_image], g);
             match g.channels_out {
-                1 => weight_grad_image::<1>(xp, size, dy, g, dw),
-                2 => weight_grad_image::<2>(xp, size, dy, g, dw),
-                3 => weight_grad_image::<3>(xp, size, dy, g, dw),
-                _ => weight_grad_image::<4>(xp, size, dy, g, dw),
+                1 => weight_grad_image::<1>(xp, &blocks, dy, g, dw),
+                2 => weight_grad_image::<2>(xp, &blocks, dy, g, dw),
+                3 => weight_grad_image::<3>(xp, &blocks, dy, g, dw),
+                _ => weight_grad_image::<4>(xp, &blocks, dy, g, dw),
             }
         });
         add_up_images(&parts, len)
     }
 
-    /// One image's part of `dw[o, c, i, j] = sum over (oh, ow) of dy[o, oh, ow] *
-    /// xp[c, oh + i, ow + j]`, in LANES partial sums added up in lane order.
+    /// One image's part of `dw[o, c, i, j] = sum over q of dy[o, q] * xp[c, i, j + q]` in the
+    /// frame of the padded width (`dy` zero past each row's end), in LANES partial sums added
+    /// up in lane order.
     #[inline(always)]
     fn weight_grad_image_any<const CO: usize>(
         xp: &[f32],
-        [hp, wp]: [usize; 2],
+        blocks: &[(usize, usize)],
         dy: &[f32],
         g: &Geometry,
         dw: &mut [f32],
     ) {
-        let ([ho, wo], [kh, kw], ci) = (g.output(), g.kernel, g.channels_in);
-        let taps = ci * kh * kw;
-        let plane = ho * wo;
+        let ([kh, kw], ci, [hp, wp]) = (g.kernel, g.channels_in, g.padded());
+        let (taps, frame) = (ci * kh * kw, g.output()[0] * wp);
         // TAPS neighbouring kernel columns at a time, their TAPS x CO partial sums in
         // registers: each output-gradient vector loaded serves TAPS products. Past the last
         // column the block repeats it, and those sums are dropped.
         const TAPS: usize = 4;
         for c in 0..ci {
             for i in 0..kh {
+                let plane_row = &xp[(c * hp + i) * wp..];
                 for j0 in (0..kw).step_by(TAPS) {
                     let js: [usize; TAPS] = std::array::from_fn(|t| (j0 + t).min(kw - 1));
                     let mut acc = [[[0.0f32; LANES]; CO]; TAPS];
-                    for oh in 0..ho {
-                        let row = &xp[(c * hp + oh + i) * wp..][..wp];
-                        for ow in (0..wo).step_by(LANES) {
-                            let lanes = LANES.min(wo - ow);
-                            let d = |o: usize| &dy[o * plane + oh * wo + ow..][..lanes];
-                            if lanes == LANES {
-                                let d: [&[f32; LANES]; CO] =
-                                    std::array::from_fn(|o| d(o).try_into().unwrap());
-                                for t in 0..TAPS {
-                                    let v: &[f32; LANES] =
-                                        row[ow + js[t]..][..LANES].try_into().unwrap();
-                                    for o in 0..CO {
-                                        for l in 0..LANES {
-                                            acc[t][o][l] += d[o][l] * v[l];
-                                        }
+                    for &(q, lanes) in blocks {
+                        let row = &plane_row[q..];
+                        let d = |o: usize| &dy[o * frame + q..][..lanes];
+                        if lanes == LANES {
+                            let d: [&[f32; LANES]; CO] =
+                                std::array::from_fn(|o| d(o).try_into().unwrap());
+                            for t in 0..TAPS {
+                                let v: &[f32; LANES] = row[js[t]..][..LANES].try_into().unwrap();
+                                for o in 0..CO {
+                                    for l in 0..LANES {
+                                        acc[t][o][l] += d[o][l] * v[l];
                                     }
                                 }
-                            } else {
-                                for (acc, &j) in acc.iter_mut().zip(&js) {
-                                    for (o, acc) in acc.iter_mut().enumerate() {
-                                        for (l, dv) in d(o).iter().enumerate() {
-                                            acc[l] += dv * row[ow + j + l];
-                                        }
+                            }
+                        } else {
+                            for (acc, &j) in acc.iter_mut().zip(&js) {
+                                for (o, acc) in acc.iter_mut().enumerate() {
+                                    for (l, dv) in d(o).iter().enumerate() {
+                                        acc[l] += dv * row[j + l];
                                     }
                                 }
                             }
@@ -812,6 +903,9 @@ pub(crate) mod tests {
             ([6, 3], [5, 5], [1, 1], [2, 2], [9, 23]),
             ([4, 1], [3, 3], [1, 1], [0, 0], [12, 10]),
             ([3, 4], [7, 7], [1, 1], [3, 3], [8, 8]),
+            // ... on small images, in blocks running through the padded frame (PatchGAN's last)
+            ([40, 1], [4, 4], [1, 1], [1, 1], [7, 7]),
+            ([5, 3], [3, 3], [1, 1], [1, 1], [3, 5]),
         ] {
             let [ci, co] = channels;
             let g = Geometry {
