@@ -10,6 +10,7 @@ pub mod flex_kernels;
 pub mod jobs;
 pub mod models;
 pub mod norm;
+pub mod padding;
 pub mod query;
 pub mod samples;
 pub mod tensors;

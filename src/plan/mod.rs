@@ -31,16 +31,18 @@ pub mod versions {
     // 3: the fused Adam (PyTorch's operation order). 4: heist's convolution kernels on flex.
     // 5: heist's normalisation kernels; stride-1 input gradients as full convolutions;
     // small images in one product per batch. 6: few-channel layers on small images computed
-    // directly; small images' products split in larger blocks.
-    pub const VICTIM: u32 = 6;
+    // directly; small images' products split in larger blocks. 7: heist's reflection padding.
+    pub const VICTIM: u32 = 7;
     // 2: victims answer through heist's convolution kernels on flex. 3: as the victim's 5.
-    // 4: as the victim's 6.
-    pub const QUERIES: u32 = 4;
+    // 4: as the victim's 6. 5: as the victim's 7.
+    pub const QUERIES: u32 = 5;
     // 2: saved weights include the last step's BatchNorm statistics. 3: the fused Adam.
     // 4: heist's convolution kernels on flex. 5: as the victim's 5. 6: as the victim's 6.
-    pub const SURROGATE: u32 = 6;
+    // 7: as the victim's 7.
+    pub const SURROGATE: u32 = 7;
     // 2: heist's convolution kernels on flex. 3: as the victim's 5. 4: as the victim's 6.
-    pub const OUTPUTS: u32 = 4;
+    // 5: as the victim's 7.
+    pub const OUTPUTS: u32 = 5;
     pub const EVALUATE: u32 = 1;
 }
 

@@ -6,16 +6,12 @@ use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::activation::{relu, tanh};
-use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 use super::patchgan::{Norm, NormLayer};
+use crate::engine::padding::reflect;
 use crate::nn::conv2d;
 use crate::sema::program::CycleGan;
-
-fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
-    x.pad((p, p, p, p), PadMode::Reflect)
-}
 
 /// `x + conv(norm(relu(conv(norm(x)))))` with reflection padding (no dropout, as CycleGAN).
 #[derive(Module, Debug)]

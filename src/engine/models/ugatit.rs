@@ -12,9 +12,10 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{InstanceNorm, InstanceNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, tanh};
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::ops::{ConvOptions, PadMode};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
+use crate::engine::padding::reflect;
 use crate::nn::conv2d;
 use crate::sema::program::Ugatit;
 
@@ -23,10 +24,6 @@ use crate::sema::program::Ugatit;
 pub const CONSTANTS: &[&str] = &["rho", "lin_gamma", "lin_beta"];
 
 const EPS: f64 = 1e-5;
-
-fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
-    x.pad((p, p, p, p), PadMode::Reflect)
-}
 
 /// Instance and layer statistics of `x` (unbiased variances, as `torch.var`).
 fn instance_and_layer(x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
