@@ -56,3 +56,20 @@ pub fn fill_planes<const N: usize>(
         .for_each(|(p, out)| f(p, out, inputs.map(|v| &v[p * s..(p + 1) * s])));
     out
 }
+
+/// A new array whose plane `p` of `out_pixels` values `f(plane p of x, it)` writes, from `x`'s
+/// planes of `in_pixels` values (a different size: padding, cropping), in parallel.
+pub fn resize_planes(
+    x: &[f32],
+    in_pixels: usize,
+    out_pixels: usize,
+    f: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let (s, planes) = (out_pixels.max(1), x.len() / in_pixels.max(1));
+    let mut out = vec![0.0f32; planes * s];
+    out.par_chunks_mut(s)
+        .zip(x.par_chunks(in_pixels.max(1)))
+        .with_min_len(min_planes(s))
+        .for_each(|(out, x)| f(x, out));
+    out
+}

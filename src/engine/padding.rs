@@ -16,9 +16,7 @@ use burn::backend::{backend_extension, Autodiff, Dispatch, Flex};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Tensor, TensorData};
 
-use rayon::prelude::*;
-
-use crate::engine::flex_kernels::{applies, f32_values};
+use crate::engine::flex_kernels::{applies, f32_values, resize_planes};
 
 /// `x.pad((p, p, p, p), PadMode::Reflect)`, through heist's kernel on the CPU default.
 pub fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
@@ -49,23 +47,6 @@ fn source(u: usize, p: usize, size: usize) -> usize {
     }) as usize
 }
 
-/// A new array whose plane `k` of `out_pixels` values `f` writes from plane `k` of
-/// `in_pixels` values of `x`, in parallel.
-fn per_plane(
-    x: &[f32],
-    in_pixels: usize,
-    out_pixels: usize,
-    f: impl Fn(&[f32], &mut [f32]) + Sync,
-) -> Vec<f32> {
-    let planes = x.len() / in_pixels;
-    let mut out = vec![0.0f32; planes * out_pixels];
-    out.par_chunks_mut(out_pixels)
-        .zip(x.par_chunks(in_pixels))
-        .with_min_len((1 << 12) / out_pixels + 1)
-        .for_each(|(out, x)| f(x, out));
-    out
-}
-
 /// Height and width of `x` `[n, c, h, w]`.
 fn plane(x: &FlexTensor) -> [usize; 2] {
     let shape = x.layout().shape();
@@ -76,7 +57,7 @@ impl HeistPad for Flex {
     fn heist_reflect(x: FlexTensor, p: usize) -> FlexTensor {
         let ([h, w], values) = (plane(&x), f32_values(&x));
         let (hp, wp) = (h + 2 * p, w + 2 * p);
-        let y = per_plane(values.storage::<f32>(), h * w, hp * wp, |x, y| {
+        let y = resize_planes(values.storage::<f32>(), h * w, hp * wp, |x, y| {
             for (u, row) in y.chunks_mut(wp).enumerate() {
                 let src = &x[source(u, p, h) * w..][..w];
                 for (v, y) in row.iter_mut().enumerate() {
@@ -99,13 +80,14 @@ impl Backward<Flex, 1> for ReflectNode {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node] = ops.parents;
-        let dy = f32_values(&grads.consume::<Flex>(&ops.node));
+        let dy = grads.consume::<Flex>(&ops.node);
         let Some(node) = node else { return };
+        let dy = f32_values(&dy);
         let (p, shape) = ops.state;
         let [h, w] = [shape[2], shape[3]];
         let wp = w + 2 * p;
         // each input value sums the padded values that copy it, in the padded plane's order
-        let dx = per_plane(dy.storage::<f32>(), (h + 2 * p) * wp, h * w, |dy, dx| {
+        let dx = resize_planes(dy.storage::<f32>(), (h + 2 * p) * wp, h * w, |dy, dx| {
             for (u, row) in dy.chunks(wp).enumerate() {
                 let dst = &mut dx[source(u, p, h) * w..][..w];
                 for (v, d) in row.iter().enumerate() {

@@ -120,19 +120,37 @@ fn tile_len(g: &Geometry) -> usize {
     tiles(g).map(|t| t.len()).max().unwrap_or(0) * g.output()[1] * g.rows()
 }
 
+/// `[.., h, w]` planes placed at `[top, left]` in zero planes of `[hp, wp]`.
+fn embed(x: &[f32], [h, w]: [usize; 2], [hp, wp]: [usize; 2], [top, left]: [usize; 2]) -> Vec<f32> {
+    let mut out = vec![0.0f32; x.len() / (h * w).max(1) * hp * wp];
+    for (x, out) in x.chunks(h * w).zip(out.chunks_mut(hp * wp)) {
+        for r in 0..h {
+            out[(r + top) * wp + left..][..w].copy_from_slice(&x[r * w..][..w]);
+        }
+    }
+    out
+}
+
+/// The inverse of [`embed`]: the `[h, w]` window at `[top, left]` of each `[hp, wp]` plane.
+fn extract(
+    xp: &[f32],
+    [hp, wp]: [usize; 2],
+    [h, w]: [usize; 2],
+    [top, left]: [usize; 2],
+    x: &mut [f32],
+) {
+    for (x, xp) in x.chunks_mut(h * w).zip(xp.chunks(hp * wp)) {
+        for r in 0..h {
+            x[r * w..][..w].copy_from_slice(&xp[(r + top) * wp + left..][..w]);
+        }
+    }
+}
+
 /// One image `[ci, h, w]` zero-padded by the convolution's padding: `[ci, hp, wp]`. im2col
 /// and col2im work on padded images, so that every kernel position reads (or writes) whole
 /// rows of output pixels, with no bounds to work out and no zeros to write.
 fn padded(x: &[f32], g: &Geometry) -> Vec<f32> {
-    let ([h, w], [ph, pw], [hp, wp]) = (g.input, g.padding, g.padded());
-    let mut out = vec![0.0f32; g.channels_in * hp * wp];
-    for c in 0..g.channels_in {
-        for r in 0..h {
-            let src = &x[(c * h + r) * w..][..w];
-            out[(c * hp + r + ph) * wp + pw..][..w].copy_from_slice(src);
-        }
-    }
-    out
+    embed(x, g.input, g.padded(), g.padding)
 }
 
 /// `dst[o] = src[o * stride]`. Plain loops: rows are short (a few pixels for small images), too
@@ -209,12 +227,7 @@ fn col2im(cols: &[f32], g: &Geometry, tile: &Range<usize>, dxp: &mut [f32], ld: 
 
 /// The interior of padded images `[.., hp, wp]`: the `[.., h, w]` values without the padding.
 fn crop(xp: &[f32], g: &Geometry, x: &mut [f32]) {
-    let ([h, w], [ph, pw], [hp, wp]) = (g.input, g.padding, g.padded());
-    for (x, xp) in x.chunks_mut(h * w).zip(xp.chunks(hp * wp)) {
-        for r in 0..h {
-            x[r * w..][..w].copy_from_slice(&xp[(r + ph) * wp + pw..][..w]);
-        }
-    }
+    extract(xp, g.padded(), g.input, g.padding, x)
 }
 
 /// `dst = (accumulate ? dst : 0) + lhs * rhs` for row-major strided operands.
@@ -617,19 +630,13 @@ mod thin {
     /// each row's end.
     fn to_frame(v: &[f32], g: &Geometry) -> Vec<f32> {
         let ([ho, wo], wp) = (g.output(), g.padded()[1]);
-        let mut out = vec![0.0f32; g.channels_out * ho * wp];
-        for (src, dst) in v.chunks(wo).zip(out.chunks_mut(wp)) {
-            dst[..wo].copy_from_slice(src);
-        }
-        out
+        embed(v, [ho, wo], [ho, wp], [0, 0])
     }
 
     /// The inverse of [`to_frame`]: each row's first `wo` values.
     fn from_frame(framed: &[f32], g: &Geometry, v: &mut [f32]) {
-        let ([_, wo], wp) = (g.output(), g.padded()[1]);
-        for (dst, src) in v.chunks_mut(wo).zip(framed.chunks(wp)) {
-            dst.copy_from_slice(&src[..wo]);
-        }
+        let ([ho, wo], wp) = (g.output(), g.padded()[1]);
+        extract(framed, [ho, wp], [ho, wo], [0, 0], v)
     }
 
     /// `$name::<CO>` calls `$any::<CO>` compiled for AVX-512 or AVX2 where the CPU has them
