@@ -20,9 +20,10 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::engine::flex_kernels::{applies, f32_values, fill_planes, map_planes};
 
-/// `burn::tensor::activation::leaky_relu(x, slope)`, through heist's kernel on the CPU default.
+/// `burn::tensor::activation::leaky_relu(x, slope)`, through heist's kernel on the CPU default
+/// (and libtorch's `prelu` on libtorch).
 pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
-    if !applies(&x) {
+    if !applies(&x) && !on_libtorch(&x) {
         return burn::tensor::activation::leaky_relu(x, slope);
     }
     let device = x.device();
@@ -32,13 +33,28 @@ pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
 /// `prelu.forward(x)`, through heist's kernel on the CPU default.
 pub fn prelu(prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
     let alpha = prelu.alpha.val();
-    if !applies(&x) || ![1, x.dims()[1]].contains(&alpha.dims()[0]) {
+    if !(applies(&x) || on_libtorch(&x)) || ![1, x.dims()[1]].contains(&alpha.dims()[0]) {
         return prelu.forward(x);
     }
     prelu_with(x, alpha)
 }
 
+/// Whether `x` is on libtorch, where [`crate::engine::torch`] runs PReLU.
+fn on_libtorch(x: &Tensor<4>) -> bool {
+    #[cfg(feature = "tch")]
+    return crate::engine::torch::applies(x);
+    #[cfg(not(feature = "tch"))]
+    return {
+        let _ = x;
+        false
+    };
+}
+
 fn prelu_with(x: Tensor<4>, alpha: Tensor<1>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) {
+        return crate::engine::torch::prelu(x, alpha);
+    }
     Tensor::from_dispatch(<Dispatch as HeistActivation>::heist_prelu(
         x.into_dispatch(),
         alpha.into_dispatch(),

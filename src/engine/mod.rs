@@ -14,4 +14,6 @@ pub mod padding;
 pub mod query;
 pub mod samples;
 pub mod tensors;
+#[cfg(feature = "tch")]
+pub mod torch;
 pub mod train;

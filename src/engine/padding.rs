@@ -1,6 +1,6 @@
 //! Reflection padding for heist's networks (CycleGAN's and UGATIT's generators): on the CPU
 //! default (flex) one parallel pass forward and one backward, as a burn backend extension;
-//! elsewhere burn's `pad`.
+//! on libtorch, libtorch's `reflection_pad2d` ([`crate::engine::torch`]); elsewhere burn's `pad`.
 //!
 //! Why: burn pads by writing slices into a new tensor, and its backward pass reads them back
 //! out slice by slice, each a serial copy on flex, before every 3x3 convolution of a residual
@@ -21,6 +21,10 @@ use crate::engine::flex_kernels::{applies, f32_values, resize_planes};
 /// `x.pad((p, p, p, p), PadMode::Reflect)`, through heist's kernel on the CPU default.
 pub fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) && p < h && p < w {
+        return crate::engine::torch::reflect(x, p);
+    }
     if !applies(&x) || p >= h || p >= w {
         return x.pad((p, p, p, p), PadMode::Reflect);
     }

@@ -1,6 +1,7 @@
 //! 2-D convolutions (and transposed convolutions) for heist's networks. On the CPU default
 //! (flex) they run heist's own im2col kernels ([`kernels`]) forward and backward, as a burn backend extension with its own
-//! backward pass; on libtorch and CUDA they are burn's `conv2d`, on the device's kernels.
+//! backward pass; on libtorch, libtorch's own forward and backward ([`crate::engine::torch`]);
+//! on CUDA, burn's `conv2d`.
 //!
 //! Why: burn's generic convolution backward on flex spends most of its time packing and
 //! copying (a weight gradient computed as a convolution whose kernel is the output gradient; an
@@ -53,6 +54,11 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) && !options.is_asymmetric() {
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &x.device()));
+        return crate::engine::torch::conv2d(x, weight, bias, options);
+    }
     if !applies(&x) || geometry(&x.dims(), &weight.dims(), &options).is_none() {
         return burn::tensor::module::conv2d(x, weight, bias, options);
     }
@@ -87,6 +93,12 @@ pub fn forward_transposed(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     );
     let weight = conv.weight.val();
     let bias = conv.bias.as_ref().map(|b| b.val());
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) {
+        let channels = weight.dims()[1] * conv.groups;
+        let bias = bias.unwrap_or_else(|| Tensor::zeros([channels], &x.device()));
+        return crate::engine::torch::conv_transpose2d(x, weight, bias, options);
+    }
     if !applies(&x) || transposed_geometry(&x.dims(), &weight.dims(), &options).is_none() {
         return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
     }

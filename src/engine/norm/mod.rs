@@ -1,7 +1,7 @@
 //! Batch and instance normalisation for heist's networks. While training on the CPU default
 //! (flex) they run heist's own kernels ([`kernels`]), forward and backward as one operation
-//! each, as a burn backend extension; elsewhere (libtorch, CUDA, inference) they are burn's
-//! modules unchanged.
+//! each, as a burn backend extension; on libtorch they are libtorch's own ([`crate::engine::torch`]);
+//! elsewhere (CUDA, inference on flex) they are burn's modules unchanged.
 //!
 //! Why: burn builds them out of a dozen tensor operations, each a serial pass on flex, which
 //! left one of two cores idle for a third of a training step.
@@ -26,21 +26,18 @@ use kernels::{Groups, Layout};
 /// statistics are updated as burn updates them (with the batch's biased variance).
 pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let training = x.device().is_autodiff() && norm.training.is_enabled();
+    #[cfg(feature = "tch")]
+    if training && crate::engine::torch::applies(&x) {
+        let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
+        let (y, statistics) = crate::engine::torch::batch_norm(x, gamma, beta, norm.epsilon);
+        update_running(norm, statistics);
+        return y;
+    }
     if !training || !applies(&x) {
         return norm.forward(x);
     }
-    let channels = x.dims()[1];
     let statistics = statistics(&x, Groups::Channel);
-    let momentum = norm.momentum;
-    let device = x.device();
-    let update = |running: Tensor<1>, batch: Tensor<1>| {
-        (running.to_device(&device) * (1.0 - momentum) + batch * momentum).detach()
-    };
-    let batch = |row: usize| statistics.clone().narrow(0, row, 1).reshape([channels]);
-    norm.running_mean
-        .update(update(norm.running_mean.value_sync(), batch(0)));
-    norm.running_var
-        .update(update(norm.running_var.value_sync(), batch(1)));
+    update_running(norm, statistics.clone());
     normalize(
         x,
         norm.gamma.val(),
@@ -51,24 +48,43 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     )
 }
 
+/// Moves the running statistics of `norm` towards the batch's `statistics` (mean, biased
+/// variance), as burn's `BatchNorm` does.
+fn update_running(norm: &BatchNorm, statistics: Tensor<2>) {
+    let channels = statistics.dims()[1];
+    let momentum = norm.momentum;
+    let device = statistics.device();
+    let update = |running: Tensor<1>, batch: Tensor<1>| {
+        (running.to_device(&device) * (1.0 - momentum) + batch * momentum).detach()
+    };
+    let batch = |row: usize| statistics.clone().narrow(0, row, 1).reshape([channels]);
+    norm.running_mean
+        .update(update(norm.running_mean.value_sync(), batch(0)));
+    norm.running_var
+        .update(update(norm.running_var.value_sync(), batch(1)));
+}
+
 /// `norm.forward(x)`, through heist's kernels on the CPU default.
 pub fn instance_norm(norm: &InstanceNorm, x: Tensor<4>) -> Tensor<4> {
+    let channels = x.dims()[1];
+    let device = x.device();
+    let gamma = || {
+        let gamma = norm.gamma.as_ref().map(|g| g.val());
+        gamma.unwrap_or_else(|| Tensor::ones([channels], &device))
+    };
+    let beta = || {
+        let beta = norm.beta.as_ref().map(|b| b.val());
+        beta.unwrap_or_else(|| Tensor::zeros([channels], &device))
+    };
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) {
+        return crate::engine::torch::instance_norm(x, gamma(), beta(), norm.epsilon);
+    }
     if !applies(&x) {
         return norm.forward(x);
     }
-    let channels = x.dims()[1];
-    let device = x.device();
-    let gamma = norm.gamma.as_ref().map(|g| g.val());
-    let beta = norm.beta.as_ref().map(|b| b.val());
     let statistics = statistics(&x, Groups::Plane);
-    normalize(
-        x,
-        gamma.unwrap_or_else(|| Tensor::ones([channels], &device)),
-        beta.unwrap_or_else(|| Tensor::zeros([channels], &device)),
-        statistics,
-        Groups::Plane,
-        norm.epsilon,
-    )
+    normalize(x, gamma(), beta(), statistics, Groups::Plane, norm.epsilon)
 }
 
 /// The mean (row 0) and biased variance (row 1) of each group, `[2, groups]`.

@@ -4,7 +4,8 @@
 //! On the CPU default the update runs as one fused pass over each parameter's values, its
 //! gradient and its two moments (in parallel chunks), instead of burn's chain of a dozen tensor
 //! operations, each allocating: that chain took ~80 ms of a ~320 ms Pix2Pix step against ~20 ms
-//! for PyTorch's Adam (docs/engine.md). Elsewhere (libtorch, CUDA) burn's Adam runs on the device.
+//! for PyTorch's Adam (docs/engine.md). On libtorch it is PyTorch's own in-place update
+//! ([`crate::engine::torch::adam_update`]); on CUDA, burn's Adam.
 
 use std::collections::HashMap;
 
@@ -37,6 +38,13 @@ pub enum Adam {
         settings: AdamSettings,
         moments: HashMap<ParamId, Moments>,
     },
+    /// PyTorch's single-tensor Adam with libtorch's in-place operations: moments by parameter
+    /// id, on the parameters' device.
+    #[cfg(feature = "tch")]
+    Torch {
+        settings: AdamSettings,
+        moments: HashMap<ParamId, crate::engine::torch::Moments>,
+    },
     /// burn's Adam, on the tensors' device.
     Burn(ModuleOptimizer),
 }
@@ -48,6 +56,13 @@ impl Adam {
     pub fn new(settings: AdamSettings, device: &Device) -> Adam {
         if device.clone().without_autodiff() == Device::flex() {
             return Adam::Fused {
+                settings,
+                moments: HashMap::new(),
+            };
+        }
+        #[cfg(feature = "tch")]
+        if crate::engine::torch::on_libtorch(device) {
+            return Adam::Torch {
                 settings,
                 moments: HashMap::new(),
             };
@@ -79,7 +94,53 @@ impl Adam {
                 moments,
                 grads,
             }),
+            #[cfg(feature = "tch")]
+            Adam::Torch { settings, moments } => module.map(&mut TorchStep {
+                lr,
+                settings: *settings,
+                moments,
+                grads,
+            }),
         }
+    }
+}
+
+#[cfg(feature = "tch")]
+struct TorchStep<'a> {
+    lr: f64,
+    settings: AdamSettings,
+    moments: &'a mut HashMap<ParamId, crate::engine::torch::Moments>,
+    grads: GradientsParams,
+}
+
+#[cfg(feature = "tch")]
+impl ModuleMapper for TorchStep<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let (tracked, autodiff) = (tensor.is_require_grad(), tensor.is_autodiff());
+        let mut moments = self.moments.remove(&id);
+        let updated = crate::engine::torch::adam_update(
+            tensor.inner(),
+            grad,
+            &mut moments,
+            self.lr,
+            &self.settings,
+        );
+        self.moments.extend(moments.map(|m| (id, m)));
+        let updated = if autodiff {
+            updated.autodiff()
+        } else {
+            updated
+        };
+        let updated = if tracked {
+            updated.require_grad()
+        } else {
+            updated
+        };
+        Param::from_mapped_value(id, updated, mapper)
     }
 }
 

@@ -124,30 +124,37 @@ impl State {
                 let bytes = o.into_bytes().expect("an optimiser's state serialises");
                 self.parts.insert(name.to_string(), bytes.to_vec());
             }
-            Adam::Fused { moments, .. } => {
-                let mut ids: Vec<&ParamId> = moments.keys().collect();
-                ids.sort_by_key(|id| id.val());
-                let mut steps = Vec::with_capacity(2 * ids.len());
-                let mut vectors = Vec::with_capacity(2 * ids.len());
-                for id in ids {
-                    let m = &moments[id];
-                    steps.extend([id.val(), m.step]);
-                    vectors.push(NamedTensor {
-                        name: format!("{}.first", id.val()),
-                        shape: vec![m.first.len()],
-                        values: m.first.clone(),
-                    });
-                    vectors.push(NamedTensor {
-                        name: format!("{}.second", id.val()),
-                        shape: vec![m.second.len()],
-                        values: m.second.clone(),
-                    });
-                }
-                self.put_numbers(&format!("{name}.steps"), steps);
-                self.parts
-                    .insert(name.to_string(), safetensors_bytes(&vectors));
+            Adam::Fused { moments, .. } => self.put_moments(name, moments),
+            #[cfg(feature = "tch")]
+            Adam::Torch { moments, .. } => {
+                let host = moments.iter().map(|(id, m)| (*id, m.to_host())).collect();
+                self.put_moments(name, &host)
             }
         }
+    }
+
+    fn put_moments(&mut self, name: &str, moments: &HashMap<ParamId, Moments>) {
+        let mut ids: Vec<&ParamId> = moments.keys().collect();
+        ids.sort_by_key(|id| id.val());
+        let mut steps = Vec::with_capacity(2 * ids.len());
+        let mut vectors = Vec::with_capacity(2 * ids.len());
+        for id in ids {
+            let m = &moments[id];
+            steps.extend([id.val(), m.step]);
+            vectors.push(NamedTensor {
+                name: format!("{}.first", id.val()),
+                shape: vec![m.first.len()],
+                values: m.first.clone(),
+            });
+            vectors.push(NamedTensor {
+                name: format!("{}.second", id.val()),
+                shape: vec![m.second.len()],
+                values: m.second.clone(),
+            });
+        }
+        self.put_numbers(&format!("{name}.steps"), steps);
+        self.parts
+            .insert(name.to_string(), safetensors_bytes(&vectors));
     }
 
     /// The state [`State::put_optimizer`] wrote, restored into `fresh` (of the same kind).
@@ -157,36 +164,50 @@ impl State {
                 .from_bytes(Bytes::from_bytes_vec(self.part(name)?.to_vec()))
                 .map(Adam::Burn)
                 .map_err(|e| format!("`{name}`: {e:?}")),
-            Adam::Fused { settings, .. } => {
-                let steps = self.numbers(&format!("{name}.steps"))?;
-                let mut vectors: HashMap<String, Vec<f32>> = self
-                    .named(name)?
-                    .into_iter()
-                    .map(|t| (t.name, t.values))
-                    .collect();
-                let mut moments = HashMap::new();
-                for pair in steps.chunks(2) {
-                    let [id, step] = pair else {
-                        return Err(format!("`{name}.steps` is cut short"));
-                    };
-                    let mut take = |which: &str| {
-                        vectors
-                            .remove(&format!("{id}.{which}"))
-                            .ok_or_else(|| format!("`{name}` lacks the moments of parameter {id}"))
-                    };
-                    let (first, second) = (take("first")?, take("second")?);
-                    moments.insert(
-                        ParamId::from(*id),
-                        Moments {
-                            step: *step,
-                            first,
-                            second,
-                        },
-                    );
-                }
-                Ok(Adam::Fused { settings, moments })
-            }
+            Adam::Fused { settings, .. } => Ok(Adam::Fused {
+                settings,
+                moments: self.moments(name)?,
+            }),
+            #[cfg(feature = "tch")]
+            Adam::Torch { settings, .. } => Ok(Adam::Torch {
+                settings,
+                moments: self
+                    .moments(name)?
+                    .iter()
+                    .map(|(id, m)| (*id, crate::engine::torch::Moments::from_host(m)))
+                    .collect(),
+            }),
         }
+    }
+
+    fn moments(&self, name: &str) -> Result<HashMap<ParamId, Moments>, String> {
+        let steps = self.numbers(&format!("{name}.steps"))?;
+        let mut vectors: HashMap<String, Vec<f32>> = self
+            .named(name)?
+            .into_iter()
+            .map(|t| (t.name, t.values))
+            .collect();
+        let mut moments = HashMap::new();
+        for pair in steps.chunks(2) {
+            let [id, step] = pair else {
+                return Err(format!("`{name}.steps` is cut short"));
+            };
+            let mut take = |which: &str| {
+                vectors
+                    .remove(&format!("{id}.{which}"))
+                    .ok_or_else(|| format!("`{name}` lacks the moments of parameter {id}"))
+            };
+            let (first, second) = (take("first")?, take("second")?);
+            moments.insert(
+                ParamId::from(*id),
+                Moments {
+                    step: *step,
+                    first,
+                    second,
+                },
+            );
+        }
+        Ok(moments)
     }
 
     /// Image tensors of one shape each (an image pool).
@@ -397,20 +418,38 @@ pub fn stable_ids<M: Module>(module: M, namespace: &str) -> M {
 mod tests {
     use super::*;
 
-    /// burn's Adam (the libtorch/CUDA optimiser) keys its state by parameter id: restored into
-    /// a network built afresh with the same stable ids, it continues exactly.
+    use super::super::adam::AdamSettings;
+
+    const SETTINGS: AdamSettings = AdamSettings {
+        betas: [0.5, 0.999],
+        epsilon: 1e-8,
+        weight_decay: 1e-4,
+    };
+
+    /// burn's Adam (the CUDA optimiser) keys its state by parameter id: restored into a
+    /// network built afresh with the same stable ids, it continues exactly.
     #[test]
     fn burns_adam_state_continues_in_a_network_built_afresh() {
-        use super::super::adam::AdamSettings;
+        adam_state_continues_in_a_network_built_afresh(Device::flex().autodiff(), || {
+            Adam::burn(SETTINGS)
+        });
+    }
+
+    /// So does the libtorch Adam, whose moments live on the device between checkpoints.
+    #[cfg(feature = "tch")]
+    #[test]
+    #[allow(deprecated)]
+    fn torch_adam_state_continues_in_a_network_built_afresh() {
+        let device = Device::libtorch().autodiff();
+        let make = || Adam::new(SETTINGS, &device);
+        assert!(matches!(make(), Adam::Torch { .. }));
+        adam_state_continues_in_a_network_built_afresh(device.clone(), make);
+    }
+
+    fn adam_state_continues_in_a_network_built_afresh(device: Device, make: impl Fn() -> Adam) {
         use burn::nn::{Linear, LinearConfig};
         use burn::optim::GradientsParams;
 
-        let device = Device::flex().autodiff();
-        let settings = AdamSettings {
-            betas: [0.5, 0.999],
-            epsilon: 1e-8,
-            weight_decay: 1e-4,
-        };
         let build = || stable_ids(LinearConfig::new(4, 3).init(&device), "net");
         let step = |net: Linear, adam: &mut Adam| {
             let x = Tensor::<2>::from_data(
@@ -421,7 +460,7 @@ mod tests {
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             adam.step(1e-2, net, grads)
         };
-        let mut adam = Adam::burn(settings);
+        let mut adam = make();
         let mut net = build();
         for _ in 0..2 {
             net = step(net, &mut adam);
@@ -437,14 +476,14 @@ mod tests {
 
         let mut afresh = build();
         loaded.load_module("net", &mut afresh).unwrap();
-        let mut restored = loaded.optimizer("adam", Adam::burn(settings)).unwrap();
+        let mut restored = loaded.optimizer("adam", make()).unwrap();
         let bytes = |net: &Linear| crate::engine::models::snapshot_bytes(net).unwrap();
         let continued = step(net, &mut adam);
         let resumed = step(afresh, &mut restored);
         assert!(bytes(&continued) == bytes(&resumed), "same third step");
         let mut same_weights = build();
         loaded.load_module("net", &mut same_weights).unwrap();
-        let fresh_moments = step(same_weights, &mut Adam::burn(settings));
+        let fresh_moments = step(same_weights, &mut make());
         assert!(
             bytes(&fresh_moments) != bytes(&resumed),
             "the moments were restored, not started over"

@@ -1,0 +1,712 @@
+//! On libtorch (`--backend tch` / `tch-cuda`), heist's convolutions and normalisations are
+//! libtorch's own operations (so are its PReLU, leaky ReLU and reflection padding), each one node
+//! of burn's autodiff graph whose backward pass is
+//! libtorch's autograd, so PyTorch's backward kernels run (oneDNN's or cuDNN's convolution
+//! backward, the fused batch-norm backward).
+//!
+//! Why: burn-tch leaves these to burn's generic rules -- a weight gradient computed as a
+//! convolution whose kernel is the output gradient, a normalisation as a dozen elementwise
+//! operations and their gradients -- which made a training step 0.6-0.9x PyTorch's on the same
+//! libtorch (docs/engine.md).
+
+// burn marks burn-tch deprecated; heist keeps it, as its users asked for libtorch.
+#![allow(deprecated)]
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::libtorch::TchTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Dispatch, DispatchDevice, LibTorch};
+use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{DType, Device, Tensor};
+
+use crate::engine::train::adam::{self, AdamSettings};
+
+use crate::engine::norm::kernels::Groups;
+
+mod autograd;
+
+/// Whether `device` is a libtorch device (with or without autodiff).
+pub fn on_libtorch(device: &Device) -> bool {
+    matches!(
+        device.clone().without_autodiff().as_dispatch(),
+        DispatchDevice::LibTorch(_)
+    )
+}
+
+/// Whether `x` is an f32 tensor on libtorch.
+pub fn applies(x: &Tensor<4>) -> bool {
+    on_libtorch(&x.device()) && x.dtype() == DType::F32
+}
+
+/// A convolution with libtorch's kernels forward and backward (symmetric padding only).
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+    ))
+}
+
+/// A transposed convolution with libtorch's kernels forward and backward.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_conv_transpose2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+    ))
+}
+
+/// `(x - mean) / sqrt(var + epsilon) * gamma + beta` with the mean and biased variance of each
+/// channel of `x` over the batch, as libtorch's batch normalisation, and those statistics
+/// (`[2, c]`: the means, the variances; not differentiated).
+pub fn batch_norm(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<2>) {
+    let (y, statistics) = <Dispatch as TorchOps>::torch_batch_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    );
+    (Tensor::from_dispatch(y), Tensor::from_dispatch(statistics))
+}
+
+/// The same with the statistics of each image's channel, as libtorch's instance normalisation.
+pub fn instance_norm(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_instance_norm(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    ))
+}
+
+/// `x` padded by `p` on every side by reflection, as libtorch's `reflection_pad2d`.
+pub fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_reflect(x.into_dispatch(), p))
+}
+
+/// `x > 0 ? x : alpha * x`, `alpha` `[1]` or `[c]`, as libtorch's `prelu`.
+pub fn prelu(x: Tensor<4>, alpha: Tensor<1>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_prelu(
+        x.into_dispatch(),
+        alpha.into_dispatch(),
+    ))
+}
+
+#[backend_extension(LibTorch, Autodiff)]
+pub trait TorchOps: burn::backend::Backend {
+    fn torch_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    fn torch_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    fn torch_batch_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    fn torch_instance_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+
+    fn torch_reflect(x: FloatTensor<Self>, p: usize) -> FloatTensor<Self>;
+
+    fn torch_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// One of the operations above on libtorch tensors: its inputs are `[x, weight or gamma,
+/// bias or beta]`, `[x, alpha]` for PReLU, `[x]` for padding.
+#[derive(Debug, Clone)]
+enum Op {
+    Conv(ConvOptions<2>),
+    Transposed(ConvTransposeOptions<2>),
+    Normalize(Groups, f64),
+    Reflect(usize),
+    Prelu,
+}
+
+fn ints<const N: usize>(v: [usize; N]) -> [i64; N] {
+    v.map(|i| i as i64)
+}
+
+impl Op {
+    /// The operation's output, and for batch normalisation the batch's statistics.
+    fn run(&self, inputs: &[&tch::Tensor]) -> (tch::Tensor, Option<tch::Tensor>) {
+        if let (Op::Normalize(Groups::Channel, eps), [x, g, b]) = (self, inputs) {
+            let (y, mean, invstd) =
+                x.native_batch_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps);
+            // var = 1 / invstd^2 - eps, as native_batch_norm keeps the inverse deviation.
+            let var = (invstd.detach().square().reciprocal() - *eps).clamp_min(0.0);
+            return (y, Some(tch::Tensor::stack(&[mean.detach(), var], 0)));
+        }
+        (self.run_one(inputs), None)
+    }
+
+    fn run_one(&self, inputs: &[&tch::Tensor]) -> tch::Tensor {
+        match (self, inputs) {
+            (Op::Conv(o), [x, w, b]) => x.conv2d(
+                w,
+                Some(*b),
+                ints(o.stride),
+                ints(o.padding_begin()),
+                ints(o.dilation),
+                o.groups as i64,
+            ),
+            (Op::Transposed(o), [x, w, b]) => x.conv_transpose2d(
+                w,
+                Some(*b),
+                ints(o.stride),
+                ints(o.padding),
+                ints(o.padding_out),
+                o.groups as i64,
+                ints(o.dilation),
+            ),
+            (Op::Normalize(Groups::Plane, eps), [x, g, b]) => {
+                x.instance_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps, true)
+            }
+            (Op::Reflect(p), [x]) => x.reflection_pad2d([*p as i64; 4]),
+            (Op::Prelu, [x, alpha]) => x.prelu(alpha),
+            (op, inputs) => unreachable!("{op:?} does not take {} inputs", inputs.len()),
+        }
+    }
+}
+
+impl TorchOps for LibTorch {
+    fn torch_conv2d(x: TchTensor, w: TchTensor, b: TchTensor, o: ConvOptions<2>) -> TchTensor {
+        Op::Conv(o).plain(&[&x, &w, &b]).0
+    }
+
+    fn torch_conv_transpose2d(
+        x: TchTensor,
+        w: TchTensor,
+        b: TchTensor,
+        o: ConvTransposeOptions<2>,
+    ) -> TchTensor {
+        Op::Transposed(o).plain(&[&x, &w, &b]).0
+    }
+
+    fn torch_batch_norm(
+        x: TchTensor,
+        g: TchTensor,
+        b: TchTensor,
+        eps: f64,
+    ) -> (TchTensor, TchTensor) {
+        let (y, statistics) = Op::Normalize(Groups::Channel, eps).plain(&[&x, &g, &b]);
+        (
+            y,
+            statistics.expect("batch normalisation returns its statistics"),
+        )
+    }
+
+    fn torch_instance_norm(x: TchTensor, g: TchTensor, b: TchTensor, eps: f64) -> TchTensor {
+        Op::Normalize(Groups::Plane, eps).plain(&[&x, &g, &b]).0
+    }
+
+    fn torch_reflect(x: TchTensor, p: usize) -> TchTensor {
+        Op::Reflect(p).plain(&[&x]).0
+    }
+
+    fn torch_prelu(x: TchTensor, alpha: TchTensor) -> TchTensor {
+        Op::Prelu.plain(&[&x, &alpha]).0
+    }
+}
+
+impl Op {
+    /// [`Op::run`] on burn's tensors, without autograd.
+    fn plain(&self, inputs: &[&TchTensor]) -> (TchTensor, Option<TchTensor>) {
+        let tensors: Vec<&tch::Tensor> = inputs.iter().map(|t| &t.tensor).collect();
+        let (y, statistics) = self.run(&tensors);
+        (TchTensor::new(y), statistics.map(TchTensor::new))
+    }
+}
+
+/// An operation's output still attached to libtorch's autograd graph, the leaves it was
+/// computed from (`None` where burn tracks no gradient), and burn's input tensors, held so
+/// burn-tch does not overwrite them in place while the graph refers to their values.
+#[derive(Debug)]
+struct Graph<const N: usize> {
+    output: tch::Tensor,
+    leaves: [Option<tch::Tensor>; N],
+    _inputs: [TchTensor; N],
+}
+
+impl<const N: usize> Clone for Graph<N> {
+    fn clone(&self) -> Graph<N> {
+        Graph {
+            output: self.output.shallow_clone(),
+            leaves: self
+                .leaves
+                .each_ref()
+                .map(|l| l.as_ref().map(|t| t.shallow_clone())),
+            _inputs: self._inputs.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Node;
+
+impl<const N: usize> Backward<LibTorch, N> for Node {
+    type State = Graph<N>;
+
+    fn backward(self, ops: Ops<Graph<N>, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<LibTorch>(&ops.node);
+        let Graph { output, leaves, .. } = ops.state;
+        let wanted: Vec<(usize, tch::Tensor)> = ops
+            .parents
+            .iter()
+            .zip(leaves)
+            .enumerate()
+            .filter_map(|(i, (parent, leaf))| Some((i, leaf.filter(|_| parent.is_some())?)))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let inputs: Vec<&tch::Tensor> = wanted.iter().map(|(_, leaf)| leaf).collect();
+        let gradients = autograd::grad(&output, &dy.tensor, &inputs);
+        for ((i, _), gradient) in wanted.iter().zip(gradients) {
+            let parent = ops.parents[*i]
+                .as_ref()
+                .expect("a wanted leaf has a parent");
+            grads.register::<LibTorch>(parent.id, TchTensor::new(gradient));
+        }
+    }
+}
+
+type AutodiffTensor<C> = FloatTensor<Autodiff<LibTorch, C>>;
+
+/// `op` on autodiff tensors: recorded with libtorch's autograd when any input is tracked.
+/// Batch normalisation's statistics come back untracked.
+fn record<C: CheckpointStrategy, const N: usize>(
+    op: Op,
+    inputs: [AutodiffTensor<C>; N],
+) -> (AutodiffTensor<C>, Option<AutodiffTensor<C>>) {
+    let nodes = inputs.each_ref().map(|t| t.node());
+    let tracked = inputs.each_ref().map(|t| t.is_tracked());
+    let primitives = inputs.map(|t| t.into_primitive());
+    let (y, statistics) = match Node.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let leaves: [Option<tch::Tensor>; N] = std::array::from_fn(|i| {
+                tracked[i].then(|| primitives[i].tensor.detach().set_requires_grad(true))
+            });
+            let values: [tch::Tensor; N] = std::array::from_fn(|i| match &leaves[i] {
+                Some(leaf) => leaf.shallow_clone(),
+                None => primitives[i].tensor.shallow_clone(),
+            });
+            let (output, statistics) = op.run(&values.each_ref());
+            let y = TchTensor::new(output.detach());
+            let graph = Graph {
+                output,
+                leaves,
+                _inputs: primitives,
+            };
+            (prep.finish(graph, y), statistics.map(TchTensor::new))
+        }
+        OpsKind::UnTracked(prep) => {
+            let (y, statistics) = op.plain(&primitives.each_ref());
+            (prep.finish(y), statistics)
+        }
+    };
+    (y, statistics.map(AutodiffTensor::<C>::new))
+}
+
+impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
+    fn torch_conv2d(
+        x: AutodiffTensor<C>,
+        w: AutodiffTensor<C>,
+        b: AutodiffTensor<C>,
+        o: ConvOptions<2>,
+    ) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Conv(o), [x, w, b]).0
+    }
+
+    fn torch_conv_transpose2d(
+        x: AutodiffTensor<C>,
+        w: AutodiffTensor<C>,
+        b: AutodiffTensor<C>,
+        o: ConvTransposeOptions<2>,
+    ) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Transposed(o), [x, w, b]).0
+    }
+
+    fn torch_batch_norm(
+        x: AutodiffTensor<C>,
+        g: AutodiffTensor<C>,
+        b: AutodiffTensor<C>,
+        eps: f64,
+    ) -> (AutodiffTensor<C>, AutodiffTensor<C>) {
+        let (y, statistics) = record::<C, _>(Op::Normalize(Groups::Channel, eps), [x, g, b]);
+        (
+            y,
+            statistics.expect("batch normalisation returns its statistics"),
+        )
+    }
+
+    fn torch_instance_norm(
+        x: AutodiffTensor<C>,
+        g: AutodiffTensor<C>,
+        b: AutodiffTensor<C>,
+        eps: f64,
+    ) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Normalize(Groups::Plane, eps), [x, g, b]).0
+    }
+
+    fn torch_reflect(x: AutodiffTensor<C>, p: usize) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Reflect(p), [x]).0
+    }
+
+    fn torch_prelu(x: AutodiffTensor<C>, alpha: AutodiffTensor<C>) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Prelu, [x, alpha]).0
+    }
+}
+
+/// Adam's moments of one parameter on its libtorch device.
+#[derive(Debug)]
+pub struct Moments {
+    pub step: u64,
+    pub first: tch::Tensor,
+    pub second: tch::Tensor,
+}
+
+impl Clone for Moments {
+    fn clone(&self) -> Moments {
+        Moments {
+            step: self.step,
+            first: self.first.copy(),
+            second: self.second.copy(),
+        }
+    }
+}
+
+impl Moments {
+    /// The moments on the host, for a checkpoint.
+    pub fn to_host(&self) -> adam::Moments {
+        let values = |t: &tch::Tensor| {
+            Vec::<f32>::try_from(&t.flatten(0, -1)).expect("f32 moments on libtorch")
+        };
+        adam::Moments {
+            step: self.step,
+            first: values(&self.first),
+            second: values(&self.second),
+        }
+    }
+
+    /// Moments from a checkpoint, moved to the parameter's device at its next step.
+    pub fn from_host(m: &adam::Moments) -> Moments {
+        Moments {
+            step: m.step,
+            first: tch::Tensor::from_slice(&m.first),
+            second: tch::Tensor::from_slice(&m.second),
+        }
+    }
+}
+
+fn into_tch<const D: usize>(t: Tensor<D>) -> TchTensor {
+    match t.into_dispatch().kind {
+        DispatchTensorKind::LibTorch(BackendTensor::Float(t)) => t,
+        other => panic!("expected a libtorch float tensor, found {other:?}"),
+    }
+}
+
+fn from_tch<const D: usize>(t: TchTensor) -> Tensor<D> {
+    Tensor::from_dispatch(DispatchTensor {
+        kind: DispatchTensorKind::LibTorch(BackendTensor::Float(t)),
+        autodiff: DispatchAutodiffContext::Disabled,
+    })
+}
+
+/// One Adam step of `param` (without autodiff) with gradient `grad`, as PyTorch's
+/// single-tensor `adam` (the one it runs on the CPU), in place where burn holds no other
+/// reference to the parameter's values. `moments` is `None` before the first step.
+pub fn adam_update<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: &mut Option<Moments>,
+    lr: f64,
+    s: &AdamSettings,
+) -> Tensor<D> {
+    let mut p = into_tch(param);
+    let g = into_tch(grad.without_autodiff()).tensor;
+    let g = if s.weight_decay != 0.0 {
+        g + &p.tensor * s.weight_decay
+    } else {
+        g
+    };
+    let m = moments.get_or_insert_with(|| Moments {
+        step: 0,
+        first: g.zeros_like(),
+        second: g.zeros_like(),
+    });
+    let (device, shape) = (g.device(), g.size());
+    m.first = m.first.to_device(device).reshape(&shape);
+    m.second = m.second.to_device(device).reshape(&shape);
+    m.step += 1;
+    let [b1, b2] = s.betas;
+    let step_size = lr / (1.0 - b1.powi(m.step as i32));
+    let root_correction2 = (1.0 - b2.powi(m.step as i32)).sqrt();
+    // torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+    let _ = m.first.lerp_(&g, 1.0 - b1);
+    let _ = m.second.lerp_(&g.square(), 1.0 - b2);
+    // torch: denom = (exp_avg_sq.sqrt() / sqrt(bias_correction2)).add_(eps);
+    // param.addcdiv_(exp_avg, denom, value=-step_size), the step size folded into denom.
+    let mut denom = m.second.sqrt();
+    let _ = denom.g_div_scalar_(root_correction2);
+    let _ = denom.g_add_scalar_(s.epsilon);
+    let _ = denom.g_div_scalar_(-step_size);
+    let updated = match p.mut_ops(|p| p.addcdiv_(&m.first, &denom)) {
+        Some(updated) => updated,
+        None => TchTensor::new(p.tensor.addcdiv(&m.first, &denom)),
+    };
+    from_tch(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::ops::PadMode;
+    use burn::tensor::TensorData;
+
+    #[allow(deprecated)]
+    fn device() -> Device {
+        Device::libtorch().autodiff()
+    }
+
+    fn random<const D: usize>(shape: [usize; D], seed: u32) -> Tensor<D> {
+        let device = device();
+        let values = crate::engine::conv::kernels::tests::values(shape.iter().product(), seed);
+        Tensor::<D>::from_data(TensorData::new(values, shape), &device).require_grad()
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
+    }
+
+    /// The outputs of `ours` and `burns` on the same inputs, and the gradients of
+    /// `sum(output * output)` with respect to each input, are equal within `1e-4` relative.
+    fn assert_same<const N: usize>(
+        inputs: [Tensor<4>; N],
+        ours: impl Fn(&[Tensor<4>; N]) -> Tensor<4>,
+        burns: impl Fn(&[Tensor<4>; N]) -> Tensor<4>,
+        what: &str,
+    ) {
+        let run = |f: &dyn Fn(&[Tensor<4>; N]) -> Tensor<4>| {
+            let inputs = inputs.each_ref().map(|t| t.clone().detach().require_grad());
+            let y = f(&inputs);
+            let grads = (y.clone() * y.clone()).sum().backward();
+            let mut all = vec![values(y)];
+            all.extend(inputs.iter().map(|t| values(t.grad(&grads).unwrap())));
+            all
+        };
+        for (i, (a, b)) in run(&ours).iter().zip(run(&burns)).enumerate() {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            assert_eq!(a.len(), b.len(), "{what}: {i}");
+            for (x, y) in a.iter().zip(&b) {
+                assert!(
+                    (x - y).abs() <= 1e-4 * scale,
+                    "{what}, tensor {i}: {x} vs {y}"
+                );
+            }
+        }
+    }
+
+    fn as_1d(t: &Tensor<4>) -> Tensor<1> {
+        let n: usize = t.dims().iter().product();
+        t.clone().reshape([n])
+    }
+
+    #[test]
+    fn convolutions_match_burns_forward_and_backward() {
+        for (kernel, stride, padding) in [(3, 1, 1), (4, 2, 1), (7, 1, 3)] {
+            let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+            let inputs = [
+                random([2, 3, 12, 12], 1),
+                random([5, 3, kernel, kernel], 2),
+                random([1, 1, 1, 5], 3),
+            ];
+            let ours = |[x, w, b]: &[Tensor<4>; 3]| {
+                conv2d(x.clone(), w.clone(), as_1d(b), options.clone())
+            };
+            let burns = |[x, w, b]: &[Tensor<4>; 3]| {
+                burn::tensor::module::conv2d(x.clone(), w.clone(), Some(as_1d(b)), options.clone())
+            };
+            assert_same(
+                inputs,
+                ours,
+                burns,
+                &format!("conv {kernel}x{kernel}/{stride}"),
+            );
+        }
+        for (kernel, padding_out) in [(4, 0), (3, 1)] {
+            let options = ConvTransposeOptions::new([2, 2], [1, 1], [padding_out; 2], [1, 1], 1);
+            let inputs = [
+                random([2, 5, 7, 6], 4),
+                random([5, 3, kernel, kernel], 5),
+                random([1, 1, 1, 3], 6),
+            ];
+            let ours = |[x, w, b]: &[Tensor<4>; 3]| {
+                conv_transpose2d(x.clone(), w.clone(), as_1d(b), options.clone())
+            };
+            let burns = |[x, w, b]: &[Tensor<4>; 3]| {
+                let b = Some(as_1d(b));
+                burn::tensor::module::conv_transpose2d(x.clone(), w.clone(), b, options.clone())
+            };
+            assert_same(
+                inputs,
+                ours,
+                burns,
+                &format!("transposed {kernel}x{kernel}"),
+            );
+        }
+    }
+
+    #[test]
+    fn normalisation_and_padding_match_burns_forward_and_backward() {
+        let inputs = || {
+            [
+                random([3, 4, 5, 6], 7),
+                random([1, 1, 2, 2], 8),
+                random([1, 1, 2, 2], 9),
+            ]
+        };
+        for groups in [Groups::Channel, Groups::Plane] {
+            let ours = |[x, g, b]: &[Tensor<4>; 3]| {
+                let (x, g, b) = (x.clone(), as_1d(g), as_1d(b));
+                match groups {
+                    Groups::Channel => batch_norm(x, g, b, 1e-5).0,
+                    Groups::Plane => instance_norm(x, g, b, 1e-5),
+                }
+            };
+            let burns = |[x, g, b]: &[Tensor<4>; 3]| {
+                let dims: &[usize] = match groups {
+                    Groups::Channel => &[0, 2, 3],
+                    Groups::Plane => &[2, 3],
+                };
+                let mut mean = x.clone();
+                for &d in dims.iter().rev() {
+                    mean = mean.mean_dim(d);
+                }
+                let centred = x.clone() - mean;
+                let mut var = centred.clone() * centred.clone();
+                for &d in dims.iter().rev() {
+                    var = var.mean_dim(d);
+                }
+                let scale = g.clone().reshape([1, 4, 1, 1]);
+                let shift = b.clone().reshape([1, 4, 1, 1]);
+                centred / (var + 1e-5).sqrt() * scale + shift
+            };
+            assert_same(inputs(), ours, burns, &format!("{groups:?}"));
+        }
+        let [x, _, _] = inputs();
+        let ours = |[x]: &[Tensor<4>; 1]| reflect(x.clone(), 2);
+        let burns = |[x]: &[Tensor<4>; 1]| x.clone().pad((2, 2, 2, 2), PadMode::Reflect);
+        assert_same([x.clone()], ours, burns, "reflection padding");
+        for slopes in [1, 4] {
+            let alpha = random([1, 1, 1, slopes], 11);
+            let ours = |[x, a]: &[Tensor<4>; 2]| prelu(x.clone(), as_1d(a));
+            let burns = |[x, a]: &[Tensor<4>; 2]| {
+                let a = a.clone().reshape([1, slopes, 1, 1]);
+                let negative = x.clone().lower_elem(0.0).float();
+                x.clone() * (negative.clone() * a + (negative * -1.0 + 1.0))
+            };
+            assert_same(
+                [x.clone(), alpha],
+                ours,
+                burns,
+                &format!("prelu, {slopes} slopes"),
+            );
+        }
+    }
+
+    #[test]
+    fn batch_norm_returns_the_mean_and_biased_variance() {
+        let x = random([3, 2, 4, 5], 10);
+        let (gamma, beta) = (random([2], 11), random([2], 12));
+        let statistics = values(batch_norm(x.clone(), gamma, beta, 1e-5).1);
+        let x = values(x);
+        for c in 0..2 {
+            let of_c: Vec<f32> = (0..3)
+                .flat_map(|n| x[(n * 2 + c) * 20..(n * 2 + c + 1) * 20].to_vec())
+                .collect();
+            let mean = of_c.iter().sum::<f32>() / 60.0;
+            let var = of_c.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 60.0;
+            assert!((statistics[c] - mean).abs() < 1e-5);
+            assert!((statistics[2 + c] - var).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn adam_matches_the_host_update() {
+        let s = AdamSettings {
+            betas: [0.5, 0.999],
+            epsilon: 1e-8,
+            weight_decay: 0.1,
+        };
+        let device = device().without_autodiff();
+        let start = vec![1.0f32, -2.0, 3.0, 0.5];
+        let mut param = Tensor::<1>::from_data(TensorData::new(start.clone(), [4]), &device);
+        let mut moments = None;
+        let mut host = start;
+        let mut host_moments = adam::Moments {
+            step: 0,
+            first: vec![0.0; 4],
+            second: vec![0.0; 4],
+        };
+        for t in 1..=3 {
+            let g: Vec<f32> = [0.5f32, -1.0, 2.0, 0.0]
+                .iter()
+                .map(|v| v * t as f32)
+                .collect();
+            let grad = Tensor::<1>::from_data(TensorData::new(g.clone(), [4]), &device);
+            param = adam_update(param, grad, &mut moments, 0.01, &s);
+            adam::update(&mut host, &g, &mut host_moments, 0.01, &s);
+        }
+        let m = moments.unwrap().to_host();
+        assert_eq!(m.step, 3);
+        for (ours, theirs) in [
+            (values(param), host),
+            (m.first, host_moments.first),
+            (m.second, host_moments.second),
+        ] {
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!((a - b).abs() < 1e-6, "{ours:?} vs {theirs:?}");
+            }
+        }
+    }
+}
