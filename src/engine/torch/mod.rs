@@ -16,6 +16,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::libtorch::TchTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Dispatch, DispatchDevice, LibTorch};
@@ -166,18 +167,7 @@ fn ints<const N: usize>(v: [usize; N]) -> [i64; N] {
 impl Op {
     /// The operation's output, and for batch normalisation the batch's statistics.
     fn run(&self, inputs: &[&tch::Tensor]) -> (tch::Tensor, Option<tch::Tensor>) {
-        if let (Op::Normalize(Groups::Channel, eps), [x, g, b]) = (self, inputs) {
-            let (y, mean, invstd) =
-                x.native_batch_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps);
-            // var = 1 / invstd^2 - eps, as native_batch_norm keeps the inverse deviation.
-            let var = (invstd.detach().square().reciprocal() - *eps).clamp_min(0.0);
-            return (y, Some(tch::Tensor::stack(&[mean.detach(), var], 0)));
-        }
-        (self.run_one(inputs), None)
-    }
-
-    fn run_one(&self, inputs: &[&tch::Tensor]) -> tch::Tensor {
-        match (self, inputs) {
+        let y = match (self, inputs) {
             (Op::Conv(o), [x, w, b]) => x.conv2d(
                 w,
                 Some(*b),
@@ -195,13 +185,28 @@ impl Op {
                 o.groups as i64,
                 ints(o.dilation),
             ),
+            (Op::Normalize(Groups::Channel, eps), [x, g, b]) => {
+                let (y, mean, invstd) =
+                    x.native_batch_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps);
+                // var = 1 / invstd^2 - eps, as native_batch_norm keeps the inverse deviation.
+                let var = (invstd.detach().square().reciprocal() - *eps).clamp_min(0.0);
+                return (y, Some(tch::Tensor::stack(&[mean.detach(), var], 0)));
+            }
             (Op::Normalize(Groups::Plane, eps), [x, g, b]) => {
                 x.instance_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps, true)
             }
             (Op::Reflect(p), [x]) => x.reflection_pad2d([*p as i64; 4]),
             (Op::Prelu, [x, alpha]) => x.prelu(alpha),
             (op, inputs) => unreachable!("{op:?} does not take {} inputs", inputs.len()),
-        }
+        };
+        (y, None)
+    }
+
+    /// [`Op::run`] on burn's tensors, without autograd.
+    fn plain(&self, inputs: &[&TchTensor]) -> (TchTensor, Option<TchTensor>) {
+        let tensors: Vec<&tch::Tensor> = inputs.iter().map(|t| &t.tensor).collect();
+        let (y, statistics) = self.run(&tensors);
+        (TchTensor::new(y), statistics.map(TchTensor::new))
     }
 }
 
@@ -245,15 +250,6 @@ impl TorchOps for LibTorch {
     }
 }
 
-impl Op {
-    /// [`Op::run`] on burn's tensors, without autograd.
-    fn plain(&self, inputs: &[&TchTensor]) -> (TchTensor, Option<TchTensor>) {
-        let tensors: Vec<&tch::Tensor> = inputs.iter().map(|t| &t.tensor).collect();
-        let (y, statistics) = self.run(&tensors);
-        (TchTensor::new(y), statistics.map(TchTensor::new))
-    }
-}
-
 /// An operation's output still attached to libtorch's autograd graph, the leaves it was
 /// computed from (`None` where burn tracks no gradient), and burn's input tensors, held so
 /// burn-tch does not overwrite them in place while the graph refers to their values.
@@ -286,23 +282,21 @@ impl<const N: usize> Backward<LibTorch, N> for Node {
     fn backward(self, ops: Ops<Graph<N>, N>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<LibTorch>(&ops.node);
         let Graph { output, leaves, .. } = ops.state;
-        let wanted: Vec<(usize, tch::Tensor)> = ops
+        let (parents, leaves): (Vec<NodeId>, Vec<tch::Tensor>) = ops
             .parents
             .iter()
             .zip(leaves)
-            .enumerate()
-            .filter_map(|(i, (parent, leaf))| Some((i, leaf.filter(|_| parent.is_some())?)))
-            .collect();
-        if wanted.is_empty() {
+            .filter_map(|(parent, leaf)| Some((parent.as_ref()?.id, leaf?)))
+            .unzip();
+        if leaves.is_empty() {
             return;
         }
-        let inputs: Vec<&tch::Tensor> = wanted.iter().map(|(_, leaf)| leaf).collect();
-        let gradients = autograd::grad(&output, &dy.tensor, &inputs);
-        for ((i, _), gradient) in wanted.iter().zip(gradients) {
-            let parent = ops.parents[*i]
-                .as_ref()
-                .expect("a wanted leaf has a parent");
-            grads.register::<LibTorch>(parent.id, TchTensor::new(gradient));
+        let inputs: Vec<&tch::Tensor> = leaves.iter().collect();
+        for (parent, gradient) in parents
+            .into_iter()
+            .zip(autograd::grad(&output, &dy.tensor, &inputs))
+        {
+            grads.register::<LibTorch>(parent, TchTensor::new(gradient));
         }
     }
 }
@@ -449,31 +443,36 @@ fn from_tch<const D: usize>(t: TchTensor) -> Tensor<D> {
     })
 }
 
-/// One Adam step of `param` (without autodiff) with gradient `grad`, as PyTorch's
-/// single-tensor `adam` (the one it runs on the CPU), in place where burn holds no other
-/// reference to the parameter's values. `moments` is `None` before the first step.
+/// One Adam step of `param` with gradient `grad`, as PyTorch's single-tensor `adam` (the one
+/// it runs on the CPU), in place where burn holds no other reference to the parameter's
+/// values; the parameter keeps its autodiff association. `moments` is `None` before the first
+/// step; the updated moments come back with the parameter.
 pub fn adam_update<const D: usize>(
     param: Tensor<D>,
     grad: Tensor<D>,
-    moments: &mut Option<Moments>,
+    moments: Option<Moments>,
     lr: f64,
     s: &AdamSettings,
-) -> Tensor<D> {
-    let mut p = into_tch(param);
+) -> (Tensor<D>, Moments) {
+    let autodiff = param.is_autodiff();
+    let mut p = into_tch(param.without_autodiff());
     let g = into_tch(grad.without_autodiff()).tensor;
     let g = if s.weight_decay != 0.0 {
         g + &p.tensor * s.weight_decay
     } else {
         g
     };
-    let m = moments.get_or_insert_with(|| Moments {
+    let mut m = moments.unwrap_or_else(|| Moments {
         step: 0,
         first: g.zeros_like(),
         second: g.zeros_like(),
     });
     let (device, shape) = (g.device(), g.size());
-    m.first = m.first.to_device(device).reshape(&shape);
-    m.second = m.second.to_device(device).reshape(&shape);
+    if m.first.device() != device || m.first.size() != shape {
+        // Moments restored from a checkpoint: flat, on the host.
+        m.first = m.first.to_device(device).reshape(&shape);
+        m.second = m.second.to_device(device).reshape(&shape);
+    }
     m.step += 1;
     let [b1, b2] = s.betas;
     let step_size = lr / (1.0 - b1.powi(m.step as i32));
@@ -491,7 +490,15 @@ pub fn adam_update<const D: usize>(
         Some(updated) => updated,
         None => TchTensor::new(p.tensor.addcdiv(&m.first, &denom)),
     };
-    from_tch(updated)
+    let updated = from_tch(updated);
+    (
+        if autodiff {
+            updated.autodiff()
+        } else {
+            updated
+        },
+        m,
+    )
 }
 
 #[cfg(test)]
@@ -694,7 +701,8 @@ mod tests {
                 .map(|v| v * t as f32)
                 .collect();
             let grad = Tensor::<1>::from_data(TensorData::new(g.clone(), [4]), &device);
-            param = adam_update(param, grad, &mut moments, 0.01, &s);
+            let (updated, m) = adam_update(param, grad, moments.take(), 0.01, &s);
+            (param, moments) = (updated, Some(m));
             adam::update(&mut host, &g, &mut host_moments, 0.01, &s);
         }
         let m = moments.unwrap().to_host();

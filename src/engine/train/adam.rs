@@ -88,53 +88,53 @@ impl Adam {
     pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         match self {
             Adam::Burn(o) => o.step(lr, module, grads),
-            Adam::Fused { settings, moments } => module.map(&mut FusedStep {
-                lr,
-                settings: *settings,
-                moments,
+            Adam::Fused { settings, moments } => module.map(&mut Step {
                 grads,
+                update: Update {
+                    lr,
+                    settings: *settings,
+                    moments,
+                },
             }),
             #[cfg(feature = "tch")]
-            Adam::Torch { settings, moments } => module.map(&mut TorchStep {
-                lr,
-                settings: *settings,
-                moments,
+            Adam::Torch { settings, moments } => module.map(&mut Step {
                 grads,
+                update: Update {
+                    lr,
+                    settings: *settings,
+                    moments,
+                },
             }),
         }
     }
 }
 
-#[cfg(feature = "tch")]
-struct TorchStep<'a> {
-    lr: f64,
-    settings: AdamSettings,
-    moments: &'a mut HashMap<ParamId, crate::engine::torch::Moments>,
-    grads: GradientsParams,
+/// How a parameter with a gradient is updated (its moments kept by `id`): a new value on the
+/// parameter's device, with or without autodiff as the parameter was.
+trait ParamUpdate {
+    fn update<const D: usize>(
+        &mut self,
+        id: ParamId,
+        param: Tensor<D>,
+        grad: Tensor<D>,
+    ) -> Tensor<D>;
 }
 
-#[cfg(feature = "tch")]
-impl ModuleMapper for TorchStep<'_> {
+/// Every parameter of a module that has a gradient in `grads`, updated by `U`; it still
+/// requires a gradient where it did.
+struct Step<U> {
+    grads: GradientsParams,
+    update: U,
+}
+
+impl<U: ParamUpdate> ModuleMapper for Step<U> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
         let Some(grad) = self.grads.remove::<D>(id) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        let (tracked, autodiff) = (tensor.is_require_grad(), tensor.is_autodiff());
-        let mut moments = self.moments.remove(&id);
-        let updated = crate::engine::torch::adam_update(
-            tensor.inner(),
-            grad,
-            &mut moments,
-            self.lr,
-            &self.settings,
-        );
-        self.moments.extend(moments.map(|m| (id, m)));
-        let updated = if autodiff {
-            updated.autodiff()
-        } else {
-            updated
-        };
+        let tracked = tensor.is_require_grad();
+        let updated = self.update.update(id, tensor, grad);
         let updated = if tracked {
             updated.require_grad()
         } else {
@@ -144,23 +144,24 @@ impl ModuleMapper for TorchStep<'_> {
     }
 }
 
-struct FusedStep<'a> {
+/// One Adam step with learning rate `lr`, the moments `M` kept by parameter id.
+struct Update<'a, M> {
     lr: f64,
     settings: AdamSettings,
-    moments: &'a mut HashMap<ParamId, Moments>,
-    grads: GradientsParams,
+    moments: &'a mut HashMap<ParamId, M>,
 }
 
-impl ModuleMapper for FusedStep<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else {
-            return Param::from_mapped_value(id, tensor, mapper);
-        };
-        let device = tensor.device();
-        let shape = tensor.shape();
-        let tracked = tensor.is_require_grad();
-        let mut values = f32s(tensor.inner().into_data());
+/// [`update`] on the host values.
+impl ParamUpdate for Update<'_, Moments> {
+    fn update<const D: usize>(
+        &mut self,
+        id: ParamId,
+        param: Tensor<D>,
+        grad: Tensor<D>,
+    ) -> Tensor<D> {
+        let device = param.device();
+        let shape = param.shape();
+        let mut values = f32s(param.inner().into_data());
         let grad = f32s(grad.into_data());
         let m = self.moments.entry(id).or_insert_with(|| Moments {
             step: 0,
@@ -168,13 +169,24 @@ impl ModuleMapper for FusedStep<'_> {
             second: vec![0.0; values.len()],
         });
         update(&mut values, &grad, m, self.lr, &self.settings);
-        let updated = Tensor::<D>::from_data(TensorData::new(values, shape), &device);
-        let updated = if tracked {
-            updated.require_grad()
-        } else {
-            updated
-        };
-        Param::from_mapped_value(id, updated, mapper)
+        Tensor::<D>::from_data(TensorData::new(values, shape), &device)
+    }
+}
+
+/// [`crate::engine::torch::adam_update`] on the parameter's libtorch device.
+#[cfg(feature = "tch")]
+impl ParamUpdate for Update<'_, crate::engine::torch::Moments> {
+    fn update<const D: usize>(
+        &mut self,
+        id: ParamId,
+        param: Tensor<D>,
+        grad: Tensor<D>,
+    ) -> Tensor<D> {
+        let moments = self.moments.remove(&id);
+        let (updated, moments) =
+            crate::engine::torch::adam_update(param, grad, moments, self.lr, &self.settings);
+        self.moments.insert(id, moments);
+        updated
     }
 }
 
