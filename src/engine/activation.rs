@@ -39,6 +39,24 @@ pub fn prelu(prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
     prelu_with(x, alpha)
 }
 
+/// `burn::tensor::activation::relu(x)`; on libtorch, libtorch's forward and backward.
+pub fn relu(x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if on_libtorch(&x) {
+        return crate::engine::torch::unary(x, crate::engine::torch::Unary::Relu);
+    }
+    burn::tensor::activation::relu(x)
+}
+
+/// `burn::tensor::activation::tanh(x)`; on libtorch, libtorch's forward and backward.
+pub fn tanh(x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if on_libtorch(&x) {
+        return crate::engine::torch::unary(x, crate::engine::torch::Unary::Tanh);
+    }
+    burn::tensor::activation::tanh(x)
+}
+
 /// Whether `x` is on libtorch, where [`crate::engine::torch`] runs PReLU.
 fn on_libtorch(x: &Tensor<4>) -> bool {
     #[cfg(feature = "tch")]

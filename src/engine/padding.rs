@@ -23,7 +23,7 @@ pub fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     #[cfg(feature = "tch")]
     if crate::engine::torch::applies(&x) && p < h && p < w {
-        return crate::engine::torch::reflect(x, p);
+        return crate::engine::torch::unary(x, crate::engine::torch::Unary::Reflect(p));
     }
     if !applies(&x) || p >= h || p >= w {
         return x.pad((p, p, p, p), PadMode::Reflect);

@@ -2,10 +2,10 @@
 //! generators (reflection padding, instance normalisation without affine parameters, so every
 //! convolution has a bias) and InstanceNorm PatchGAN discriminators ([`super::patchgan`]).
 
+use crate::engine::activation::{relu, tanh};
 use crate::engine::conv;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
 
 use super::patchgan::{Norm, NormLayer};

@@ -3,12 +3,11 @@
 //! three innermost-but-one levels); its discriminator is the BatchNorm PatchGAN
 //! ([`super::patchgan`]) on (input, output) pairs.
 
-use crate::engine::activation::leaky_relu;
+use crate::engine::activation::{leaky_relu, relu, tanh};
 use crate::engine::{conv, norm};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig};
-use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::nn::conv2d;

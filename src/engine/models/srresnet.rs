@@ -7,7 +7,6 @@ use crate::engine::{conv, norm};
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, PRelu, PReluConfig, PixelShuffle, PixelShuffleConfig};
-use burn::tensor::activation::tanh;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
@@ -95,13 +94,23 @@ impl SrResNet {
         }
         h = norm::batch_norm(&self.body_norm, conv::forward(&self.body, h)) + skip;
         for u in &self.upsample {
-            h = activation::prelu(&u.act, u.shuffle.forward(conv::forward(&u.conv, h)));
+            h = activation::prelu(&u.act, pixel_shuffle(&u.shuffle, conv::forward(&u.conv, h)));
         }
-        tanh(conv::forward(&self.tail, h))
+        activation::tanh(conv::forward(&self.tail, h))
     }
 }
 
 /// One discriminator stage: 3x3 convolution, BatchNorm (not on the first), LeakyReLU(0.2).
+/// `shuffle.forward(x)`; on libtorch, libtorch's `pixel_shuffle` forward and backward.
+fn pixel_shuffle(shuffle: &PixelShuffle, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "tch")]
+    if crate::engine::torch::applies(&x) {
+        use crate::engine::torch::{unary, Unary};
+        return unary(x, Unary::PixelShuffle(shuffle.upscale_factor));
+    }
+    shuffle.forward(x)
+}
+
 #[derive(Module, Debug)]
 pub struct VggStage {
     conv: Conv2d,

@@ -5,12 +5,11 @@
 //! LIN; and discriminators with CAM and spectral normalisation, a global (`global_layers`,
 //! 7 in the paper) and a local one (`local_layers`, 5).
 
-use crate::engine::activation::leaky_relu;
+use crate::engine::activation::{leaky_relu, relu, tanh};
 use crate::engine::{conv, norm};
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{InstanceNorm, InstanceNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{relu, tanh};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
@@ -237,7 +236,7 @@ impl UgatitGenerator {
             h.clone().reshape([b as i64, -1])
         };
         for fc in &self.fc {
-            v = relu(fc.forward(v));
+            v = burn::tensor::activation::relu(fc.forward(v));
         }
         let gamma = self.gamma.forward(v.clone()).reshape([b, c, 1, 1]);
         let beta = self.beta.forward(v).reshape([b, c, 1, 1]);

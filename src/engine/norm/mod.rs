@@ -33,6 +33,16 @@ pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         update_running(norm, statistics);
         return y;
     }
+    #[cfg(feature = "tch")]
+    if !training && crate::engine::torch::applies(&x) {
+        let parameters = [
+            norm.gamma.val(),
+            norm.beta.val(),
+            norm.running_mean.value().to_device(&x.device()),
+            norm.running_var.value().to_device(&x.device()),
+        ];
+        return crate::engine::torch::batch_norm_inference(x, parameters, norm.epsilon);
+    }
     if !training || !applies(&x) {
         return norm.forward(x);
     }

@@ -18,6 +18,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::libtorch::TchTensor;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Dispatch, DispatchDevice, LibTorch};
 use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
@@ -101,9 +102,37 @@ pub fn instance_norm(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f
     ))
 }
 
-/// `x` padded by `p` on every side by reflection, as libtorch's `reflection_pad2d`.
-pub fn reflect(x: Tensor<4>, p: usize) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_reflect(x.into_dispatch(), p))
+/// A one-input operation of heist's networks that libtorch runs forward and backward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unary {
+    Relu,
+    Tanh,
+    /// `[n, c r^2, h, w]` to `[n, c, h r, w r]`, as libtorch's `pixel_shuffle`.
+    PixelShuffle(usize),
+    /// Padding by `p` on every side by reflection, as libtorch's `reflection_pad2d`.
+    Reflect(usize),
+}
+
+/// `op` of `x` with libtorch's kernels forward and backward.
+pub fn unary(x: Tensor<4>, op: Unary) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_unary(x.into_dispatch(), op))
+}
+
+/// `(x - mean) / sqrt(var + epsilon) * gamma + beta` with given (running) statistics, as
+/// libtorch's batch normalisation in evaluation mode.
+pub fn batch_norm_inference(
+    x: Tensor<4>,
+    [gamma, beta, mean, var]: [Tensor<1>; 4],
+    epsilon: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as TorchOps>::torch_batch_norm_inference(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        var.into_dispatch(),
+        epsilon,
+    ))
 }
 
 /// `x > 0 ? x : alpha * x`, `alpha` `[1]` or `[c]`, as libtorch's `prelu`.
@@ -144,20 +173,31 @@ pub trait TorchOps: burn::backend::Backend {
         epsilon: f64,
     ) -> FloatTensor<Self>;
 
-    fn torch_reflect(x: FloatTensor<Self>, p: usize) -> FloatTensor<Self>;
+    fn torch_unary(x: FloatTensor<Self>, op: Unary) -> FloatTensor<Self>;
+
+    fn torch_batch_norm_inference(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
 
     fn torch_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// One of the operations above on libtorch tensors: its inputs are `[x, weight or gamma,
-/// bias or beta]`, `[x, alpha]` for PReLU, `[x]` for padding.
+/// bias or beta]`, `[x, gamma, beta, mean, var]` for batch normalisation with given statistics,
+/// `[x, alpha]` for PReLU, `[x]` for the others.
 #[derive(Debug, Clone)]
 enum Op {
     Conv(ConvOptions<2>),
     Transposed(ConvTransposeOptions<2>),
     Normalize(Groups, f64),
-    Reflect(usize),
+    Standardize(f64),
     Prelu,
+    Unary(Unary),
 }
 
 fn ints<const N: usize>(v: [usize; N]) -> [i64; N] {
@@ -195,11 +235,29 @@ impl Op {
             (Op::Normalize(Groups::Plane, eps), [x, g, b]) => {
                 x.instance_norm(Some(*g), Some(*b), None, None, true, 0.0, *eps, true)
             }
-            (Op::Reflect(p), [x]) => x.reflection_pad2d([*p as i64; 4]),
+            (Op::Standardize(eps), [x, g, b, mean, var]) => x.batch_norm(
+                Some(*g),
+                Some(*b),
+                Some(*mean),
+                Some(*var),
+                false,
+                0.0,
+                *eps,
+                true,
+            ),
             (Op::Prelu, [x, alpha]) => x.prelu(alpha),
+            (Op::Unary(Unary::Relu), [x]) => x.relu(),
+            (Op::Unary(Unary::Tanh), [x]) => x.tanh(),
+            (Op::Unary(Unary::PixelShuffle(r)), [x]) => x.pixel_shuffle(*r as i64),
+            (Op::Unary(Unary::Reflect(p)), [x]) => x.reflection_pad2d([*p as i64; 4]),
             (op, inputs) => unreachable!("{op:?} does not take {} inputs", inputs.len()),
         };
         (y, None)
+    }
+
+    /// Whether libtorch's backward pass reads the operation's output (ReLU's and tanh's do).
+    fn saves_output(&self) -> bool {
+        matches!(self, Op::Unary(Unary::Relu | Unary::Tanh))
     }
 
     /// [`Op::run`] on burn's tensors, without autograd.
@@ -241,8 +299,19 @@ impl TorchOps for LibTorch {
         Op::Normalize(Groups::Plane, eps).plain(&[&x, &g, &b]).0
     }
 
-    fn torch_reflect(x: TchTensor, p: usize) -> TchTensor {
-        Op::Reflect(p).plain(&[&x]).0
+    fn torch_unary(x: TchTensor, op: Unary) -> TchTensor {
+        Op::Unary(op).plain(&[&x]).0
+    }
+
+    fn torch_batch_norm_inference(
+        x: TchTensor,
+        g: TchTensor,
+        b: TchTensor,
+        m: TchTensor,
+        v: TchTensor,
+        eps: f64,
+    ) -> TchTensor {
+        Op::Standardize(eps).plain(&[&x, &g, &b, &m, &v]).0
     }
 
     fn torch_prelu(x: TchTensor, alpha: TchTensor) -> TchTensor {
@@ -251,13 +320,15 @@ impl TorchOps for LibTorch {
 }
 
 /// An operation's output still attached to libtorch's autograd graph, the leaves it was
-/// computed from (`None` where burn tracks no gradient), and burn's input tensors, held so
-/// burn-tch does not overwrite them in place while the graph refers to their values.
+/// computed from (`None` where burn tracks no gradient), and burn's input tensors (and its
+/// output, where the backward pass reads it), held so burn-tch does not overwrite them in
+/// place while the graph refers to their values.
 #[derive(Debug)]
 struct Graph<const N: usize> {
     output: tch::Tensor,
     leaves: [Option<tch::Tensor>; N],
     _inputs: [TchTensor; N],
+    _output: Option<TchTensor>,
 }
 
 impl<const N: usize> Clone for Graph<N> {
@@ -269,6 +340,7 @@ impl<const N: usize> Clone for Graph<N> {
                 .each_ref()
                 .map(|l| l.as_ref().map(|t| t.shallow_clone())),
             _inputs: self._inputs.clone(),
+            _output: self._output.clone(),
         }
     }
 }
@@ -327,6 +399,7 @@ fn record<C: CheckpointStrategy, const N: usize>(
                 output,
                 leaves,
                 _inputs: primitives,
+                _output: op.saves_output().then(|| y.clone()),
             };
             (prep.finish(graph, y), statistics.map(TchTensor::new))
         }
@@ -379,8 +452,21 @@ impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
         record::<C, _>(Op::Normalize(Groups::Plane, eps), [x, g, b]).0
     }
 
-    fn torch_reflect(x: AutodiffTensor<C>, p: usize) -> AutodiffTensor<C> {
-        record::<C, _>(Op::Reflect(p), [x]).0
+    fn torch_unary(x: AutodiffTensor<C>, op: Unary) -> AutodiffTensor<C> {
+        record::<C, _>(Op::Unary(op), [x]).0
+    }
+
+    fn torch_batch_norm_inference(
+        x: AutodiffTensor<C>,
+        g: AutodiffTensor<C>,
+        b: AutodiffTensor<C>,
+        m: AutodiffTensor<C>,
+        v: AutodiffTensor<C>,
+        eps: f64,
+    ) -> AutodiffTensor<C> {
+        // The statistics are constants to libtorch's autograd, as they are to PyTorch's.
+        let [m, v] = [m, v].map(Autodiff::<LibTorch, C>::float_detach);
+        record::<C, _>(Op::Standardize(eps), [x, g, b, m, v]).0
     }
 
     fn torch_prelu(x: AutodiffTensor<C>, alpha: AutodiffTensor<C>) -> AutodiffTensor<C> {
@@ -641,7 +727,7 @@ mod tests {
             assert_same(inputs(), ours, burns, &format!("{groups:?}"));
         }
         let [x, _, _] = inputs();
-        let ours = |[x]: &[Tensor<4>; 1]| reflect(x.clone(), 2);
+        let ours = |[x]: &[Tensor<4>; 1]| unary(x.clone(), Unary::Reflect(2));
         let burns = |[x]: &[Tensor<4>; 1]| x.clone().pad((2, 2, 2, 2), PadMode::Reflect);
         assert_same([x.clone()], ours, burns, "reflection padding");
         for slopes in [1, 4] {
@@ -659,6 +745,61 @@ mod tests {
                 &format!("prelu, {slopes} slopes"),
             );
         }
+    }
+
+    #[test]
+    fn activations_and_pixel_shuffle_match_burns_forward_and_backward() {
+        let x = random([2, 8, 3, 5], 12);
+        let cases: [(Unary, &dyn Fn(Tensor<4>) -> Tensor<4>); 3] = [
+            (Unary::Relu, &burn::tensor::activation::relu),
+            (Unary::Tanh, &burn::tensor::activation::tanh),
+            (Unary::PixelShuffle(2), &|x| {
+                burn::nn::PixelShuffleConfig::new(2).init().forward(x)
+            }),
+        ];
+        for (op, burns) in cases {
+            let ours = |[x]: &[Tensor<4>; 1]| unary(x.clone(), op);
+            let burns = |[x]: &[Tensor<4>; 1]| burns(x.clone());
+            assert_same([x.clone()], ours, burns, &format!("{op:?}"));
+        }
+    }
+
+    #[test]
+    fn outputs_that_the_backward_pass_reads_survive_burns_in_place_operations() {
+        for op in [Unary::Relu, Unary::Tanh] {
+            let x = random([2, 3, 4, 4], 18).require_grad();
+            // burn-tch adds in place into a tensor it holds the only reference to
+            let grads = (unary(x.clone(), op) + 1.0).sum().backward();
+            let expected = match op {
+                Unary::Relu => x.clone().greater_elem(0.0).float(),
+                _ => 1.0 - burn::tensor::activation::tanh(x.clone()).powi_scalar(2),
+            };
+            let (ours, expected) = (values(x.grad(&grads).unwrap()), values(expected));
+            for (a, b) in ours.iter().zip(&expected) {
+                assert!((a - b).abs() <= 1e-5, "{op:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_with_given_statistics_matches_its_definition() {
+        let inputs = [
+            random([3, 4, 5, 6], 13),
+            random([1, 1, 2, 2], 14),
+            random([1, 1, 2, 2], 15),
+        ];
+        let mean = as_1d(&random([1, 1, 2, 2], 16));
+        let var = as_1d(&random([1, 1, 2, 2], 17)).abs() + 0.5;
+        let ours = |[x, g, b]: &[Tensor<4>; 3]| {
+            let parameters = [as_1d(g), as_1d(b), mean.clone(), var.clone()];
+            batch_norm_inference(x.clone(), parameters, 1e-5)
+        };
+        let burns = |[x, g, b]: &[Tensor<4>; 3]| {
+            let channel = |t: Tensor<1>| t.reshape([1, 4, 1, 1]);
+            let deviation = channel(var.clone() + 1e-5).sqrt();
+            (x.clone() - channel(mean.clone())) / deviation * channel(as_1d(g)) + channel(as_1d(b))
+        };
+        assert_same(inputs, ours, burns, "batch norm with given statistics");
     }
 
     #[test]
