@@ -7,6 +7,8 @@
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, Device, Tensor};
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// Whether heist's kernels take `x`: f32 values on flex (with or without autodiff).
@@ -49,11 +51,37 @@ pub fn fill_planes<const N: usize>(
     f: impl Fn(usize, &mut [f32], [&[f32]; N]) + Sync,
 ) -> Vec<f32> {
     let s = pixels.max(1);
-    let mut out = vec![0.0f32; inputs[0].len()];
-    out.par_chunks_mut(s)
+    new_in_chunks(inputs[0].len(), s, min_planes(s), |p, out| {
+        f(p, out, inputs.map(|v| &v[p * s..(p + 1) * s]))
+    })
+}
+
+/// A new array of `len` values in chunks of `chunk` (the last may be shorter), at least
+/// `min_chunks` per task: each chunk is zeroed and then written by `f(i, chunk i)` on the
+/// thread that writes it, in parallel.
+///
+/// Why: `vec![0.0; len]` zeroes the whole array on one thread before the parallel loop, a
+/// pass over memory that left the other core idle before every kernel.
+pub fn new_in_chunks(
+    len: usize,
+    chunk: usize,
+    min_chunks: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
         .enumerate()
-        .with_min_len(min_planes(s))
-        .for_each(|(p, out)| f(p, out, inputs.map(|v| &v[p * s..(p + 1) * s])));
+        .with_min_len(min_chunks.max(1))
+        .for_each(|(i, values)| {
+            values.fill(MaybeUninit::new(0.0));
+            // SAFETY: every value of the chunk was initialised on the line above.
+            f(i, unsafe {
+                &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32])
+            })
+        });
+    // SAFETY: the chunks cover the first `len` values, and each was initialised.
+    unsafe { out.set_len(len) };
     out
 }
 
@@ -65,11 +93,22 @@ pub fn resize_planes(
     out_pixels: usize,
     f: impl Fn(&[f32], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    let (s, planes) = (out_pixels.max(1), x.len() / in_pixels.max(1));
-    let mut out = vec![0.0f32; planes * s];
-    out.par_chunks_mut(s)
-        .zip(x.par_chunks(in_pixels.max(1)))
-        .with_min_len(min_planes(s))
-        .for_each(|(out, x)| f(x, out));
-    out
+    let (s, i) = (out_pixels.max(1), in_pixels.max(1));
+    new_in_chunks(x.len() / i * s, s, min_planes(s), |p, out| {
+        f(&x[p * i..(p + 1) * i], out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_arrays_are_zeroed_and_written_chunk_by_chunk() {
+        let numbered = new_in_chunks(10, 4, 1, |i, chunk| {
+            chunk[..i].fill(i as f32 + 1.0);
+        });
+        assert_eq!(numbered, [0., 0., 0., 0., 2., 0., 0., 0., 3., 3.]);
+        assert_eq!(new_in_chunks(0, 4, 1, |_, _| unreachable!()), Vec::<f32>::new());
+    }
 }

@@ -18,6 +18,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::engine::flex_kernels::new_in_chunks;
+
 /// A convolution's geometry (groups 1, dilation 1, the same padding on both sides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
@@ -282,8 +284,7 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
     }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
-    let mut y = vec![0.0f32; g.batch * out_image];
-    y.par_chunks_mut(out_image).enumerate().for_each(|(b, y)| {
+    new_in_chunks(g.batch * out_image, out_image, 1, |b, y| {
         let xp = padded(&x[b * in_image..][..in_image], g);
         let mut cols = vec![0.0f32; tile_len(g)];
         for tile in tiles(g) {
@@ -301,8 +302,7 @@ pub fn forward(x: &[f32], weight: &[f32], g: &Geometry) -> Vec<f32> {
                 [n as isize, 1],
             );
         }
-    });
-    y
+    })
 }
 
 /// The weight gradient `[co, ci, kh, kw]` of a convolution of `x` `[n, ci, h, w]` whose output
@@ -399,8 +399,7 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
     }
     let ((rows, p), (in_image, out_image)) = ((g.rows(), g.pixels_out()), g.image_sizes());
     let wo = g.output()[1];
-    let mut dx = vec![0.0f32; g.batch * in_image];
-    dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
+    new_in_chunks(g.batch * in_image, in_image, 1, |b, dx| {
         let [hp, wp] = g.padded();
         let mut dxp = vec![0.0f32; g.channels_in * hp * wp];
         let mut cols = vec![0.0f32; tile_len(g)];
@@ -420,8 +419,7 @@ pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
             col2im(&cols, g, &tile, &mut dxp, n);
         }
         crop(&dxp, g, dx);
-    });
-    dx
+    })
 }
 
 /// Small images (Pix2Pix's innermost levels, PatchGAN's last layers): one product for the
@@ -567,15 +565,13 @@ mod small {
         let mut cols = vec![0.0f32; rows * n];
         product(&mut cols, [n, co], (weight, [1, rows]), (&grad, [n, 1]));
         let in_image = g.image_sizes().0;
-        let mut dx = vec![0.0f32; g.batch * in_image];
         let all = 0..g.output()[0];
-        dx.par_chunks_mut(in_image).enumerate().for_each(|(b, dx)| {
+        new_in_chunks(g.batch * in_image, in_image, 1, |b, dx| {
             let [hp, wp] = g.padded();
             let mut dxp = vec![0.0f32; g.channels_in * hp * wp];
             col2im(&cols[b * p..], g, &all, &mut dxp, n);
             crop(&dxp, g, dx);
-        });
-        dx
+        })
     }
 }
 
@@ -711,11 +707,9 @@ mod thin {
         f: impl Fn(usize, &[f32], &mut [f32]) + Sync,
     ) -> Vec<f32> {
         let in_image = g.image_sizes().0;
-        let mut out = vec![0.0f32; g.batch * out_len];
-        out.par_chunks_mut(out_len)
-            .enumerate()
-            .for_each(|(b, out)| f(b, &padded(&x[b * in_image..][..in_image], g), out));
-        out
+        new_in_chunks(g.batch * out_len, out_len, 1, |b, out| {
+            f(b, &padded(&x[b * in_image..][..in_image], g), out)
+        })
     }
 
     /// `y[o, q] = sum over (c, i, j) of w[o, c, i, j] * xp[c, i, j + q]` in the frame of the
