@@ -374,6 +374,7 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
+    crate::engine::backend::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

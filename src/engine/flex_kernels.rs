@@ -109,6 +109,9 @@ mod tests {
             chunk[..i].fill(i as f32 + 1.0);
         });
         assert_eq!(numbered, [0., 0., 0., 0., 2., 0., 0., 0., 3., 3.]);
-        assert_eq!(new_in_chunks(0, 4, 1, |_, _| unreachable!()), Vec::<f32>::new());
+        assert_eq!(
+            new_in_chunks(0, 4, 1, |_, _| unreachable!()),
+            Vec::<f32>::new()
+        );
     }
 }
