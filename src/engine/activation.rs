@@ -1,6 +1,8 @@
-//! LeakyReLU and PReLU for heist's networks: `x > 0 ? x : a * x`, with `a` a constant, one
-//! learned value, or one per channel. On the CPU default (flex) they are one parallel pass
-//! forward and one backward, as a burn backend extension; elsewhere burn's functions.
+//! ReLU, LeakyReLU and PReLU for heist's networks: `x > 0 ? x : a * x`, with `a` zero, a
+//! constant, one learned value, or one per channel (and tanh). On the CPU default (flex) the
+//! first three are one parallel pass forward and one backward, as a burn backend extension; on
+//! libtorch all four are libtorch's operations ([`crate::engine::torch`]); elsewhere burn's
+//! functions.
 //!
 //! Why: burn's autodiff differentiates both as a comparison, a product and a `mask_where`
 //! (and their backward passes), each a serial pass over the activation on flex.
@@ -39,13 +41,17 @@ pub fn prelu(prelu: &PRelu, x: Tensor<4>) -> Tensor<4> {
     prelu_with(x, alpha)
 }
 
-/// `burn::tensor::activation::relu(x)`; on libtorch, libtorch's forward and backward.
+/// `burn::tensor::activation::relu(x)`, through heist's kernel on the CPU default (the same
+/// values; burn's is a serial pass there), and libtorch's forward and backward on libtorch.
 pub fn relu(x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "tch")]
     if on_libtorch(&x) {
         return crate::engine::torch::unary(x, crate::engine::torch::Unary::Relu);
     }
-    burn::tensor::activation::relu(x)
+    if !applies(&x) {
+        return burn::tensor::activation::relu(x);
+    }
+    Tensor::from_dispatch(<Dispatch as HeistActivation>::heist_relu(x.into_dispatch()))
 }
 
 /// `burn::tensor::activation::tanh(x)`; on libtorch, libtorch's forward and backward.
@@ -83,6 +89,14 @@ fn prelu_with(x: Tensor<4>, alpha: Tensor<1>) -> Tensor<4> {
 pub trait HeistActivation: burn::backend::Backend {
     /// `x > 0 ? x : alpha * x` for `x` `[n, c, h, w]`, `alpha` `[1]` or `[c]`.
     fn heist_prelu(x: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `x > 0 ? x : 0` for `x` `[n, c, h, w]`, NaN kept, as burn-flex's `relu`.
+    fn heist_relu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// burn-flex's ReLU and its gradient: a NaN input passes through, and so does its gradient.
+fn relu_keeps(x: f32) -> bool {
+    x.is_nan() || x > 0.0
 }
 
 /// Pixels per plane and channels of `x` `[n, c, h, w]`.
@@ -112,6 +126,49 @@ impl HeistActivation for Flex {
             }
         });
         FlexTensor::from_data(TensorData::new(y, x.layout().shape().to_vec()))
+    }
+
+    fn heist_relu(x: FlexTensor) -> FlexTensor {
+        let (s, _) = planes(&x);
+        let values = f32_values(&x);
+        let y = fill_planes(s, [values.storage::<f32>()], |_, y, [x]| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = if relu_keeps(x) { x } else { 0.0 };
+            }
+        });
+        FlexTensor::from_data(TensorData::new(y, x.layout().shape().to_vec()))
+    }
+}
+
+#[derive(Debug)]
+struct ReluNode;
+
+impl Backward<Flex, 1> for ReluNode {
+    type State = NodeId;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [Some(node)] = ops.parents else {
+            return;
+        };
+        let dy = f32_values(&grads.consume::<Flex>(&ops.node));
+        let x = f32_values(&checkpointer.retrieve_node_output::<FlexTensor>(ops.state));
+        let (s, _) = planes(&x);
+        let dx = fill_planes(
+            s,
+            [x.storage::<f32>(), dy.storage::<f32>()],
+            |_, dx, [x, dy]| {
+                for ((dx, &x), &d) in dx.iter_mut().zip(x).zip(dy) {
+                    *dx = if relu_keeps(x) { d } else { 0.0 };
+                }
+            },
+        );
+        let shape = x.layout().shape().to_vec();
+        grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(dx, shape)));
     }
 }
 
@@ -187,6 +244,16 @@ impl<C: CheckpointStrategy> HeistActivation for Autodiff<Flex, C> {
             )),
         }
     }
+
+    fn heist_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match ReluNode.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                prep.finish(state, Flex::heist_relu(x.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::heist_relu(x.into_primitive())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +310,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn relu_matches_burns_bit_for_bit() {
+        assert_eq!(
+            run(relu, None),
+            run(burn::tensor::activation::relu, None),
+            "relu"
+        );
     }
 
     #[test]
