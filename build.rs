@@ -1,9 +1,9 @@
 //! Records the versions of the crates that compute results (from Cargo.lock) for run manifests;
-//! with the feature `tch`, compiles heist's one libtorch call (src/engine/torch/autograd.cpp).
+//! with the feature `tch`, compiles the libtorch calls tch does not bind (src/engine/torch/ffi.cpp).
 
 fn main() {
     #[cfg(feature = "tch")]
-    compile_autograd();
+    compile_torch_ffi();
     println!("cargo:rerun-if-changed=Cargo.lock");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let wanted = ["burn", "faer", "image", "parquet", "pest", "statrs"];
@@ -27,8 +27,8 @@ fn main() {
 /// libtorch's headers lie beside the library directory torch-sys found (`include/` next to
 /// `lib/`, in a PyTorch wheel and in a libtorch download alike).
 #[cfg(feature = "tch")]
-fn compile_autograd() {
-    let source = "src/engine/torch/autograd.cpp";
+fn compile_torch_ffi() {
+    let source = "src/engine/torch/ffi.cpp";
     println!("cargo:rerun-if-changed={source}");
     let lib = std::path::PathBuf::from(
         std::env::var("DEP_TCH_LIBTORCH_LIB")
@@ -48,5 +48,5 @@ fn compile_autograd() {
         // PyTorch's wheels since 2.7 and libtorch's cxx11 downloads use the C++11 ABI.
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .file(source)
-        .compile("heist_autograd");
+        .compile("heist_torch_ffi");
 }

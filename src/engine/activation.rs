@@ -23,9 +23,14 @@ use burn::tensor::{Tensor, TensorData};
 use crate::engine::flex_kernels::{applies, f32_values, fill_planes, map_planes};
 
 /// `burn::tensor::activation::leaky_relu(x, slope)`, through heist's kernel on the CPU default
-/// (and libtorch's `prelu` on libtorch).
+/// (and libtorch's `leaky_relu` on libtorch: its backward pass, unlike `prelu`'s, computes no
+/// gradient for the slope).
 pub fn leaky_relu(x: Tensor<4>, slope: f64) -> Tensor<4> {
-    if !applies(&x) && !on_libtorch(&x) {
+    #[cfg(feature = "tch")]
+    if on_libtorch(&x) {
+        return crate::engine::torch::unary(x, crate::engine::torch::Unary::LeakyRelu(slope));
+    }
+    if !applies(&x) {
         return burn::tensor::activation::leaky_relu(x, slope);
     }
     let device = x.device();

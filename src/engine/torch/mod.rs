@@ -29,7 +29,7 @@ use crate::engine::train::adam::{self, AdamSettings};
 
 use crate::engine::norm::kernels::Groups;
 
-mod autograd;
+mod ffi;
 
 /// Whether `device` is a libtorch device (with or without autodiff).
 pub fn on_libtorch(device: &Device) -> bool {
@@ -106,6 +106,8 @@ pub fn instance_norm(x: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Unary {
     Relu,
+    /// `x > 0 ? x : slope * x`, as libtorch's `leaky_relu`.
+    LeakyRelu(f64),
     Tanh,
     /// `[n, c r^2, h, w]` to `[n, c, h r, w r]`, as libtorch's `pixel_shuffle`.
     PixelShuffle(usize),
@@ -247,6 +249,7 @@ impl Op {
             ),
             (Op::Prelu, [x, alpha]) => x.prelu(alpha),
             (Op::Unary(Unary::Relu), [x]) => x.relu(),
+            (Op::Unary(Unary::LeakyRelu(slope)), [x]) => ffi::leaky_relu(x, *slope),
             (Op::Unary(Unary::Tanh), [x]) => x.tanh(),
             (Op::Unary(Unary::PixelShuffle(r)), [x]) => x.pixel_shuffle(*r as i64),
             (Op::Unary(Unary::Reflect(p)), [x]) => x.reflection_pad2d([*p as i64; 4]),
@@ -366,7 +369,7 @@ impl<const N: usize> Backward<LibTorch, N> for Node {
         let inputs: Vec<&tch::Tensor> = leaves.iter().collect();
         for (parent, gradient) in parents
             .into_iter()
-            .zip(autograd::grad(&output, &dy.tensor, &inputs))
+            .zip(ffi::grad(&output, &dy.tensor, &inputs))
         {
             grads.register::<LibTorch>(parent, TchTensor::new(gradient));
         }
@@ -529,9 +532,10 @@ fn from_tch<const D: usize>(t: TchTensor) -> Tensor<D> {
     })
 }
 
-/// One Adam step of `param` with gradient `grad`, as PyTorch's single-tensor `adam` (the one
-/// it runs on the CPU), in place where burn holds no other reference to the parameter's
-/// values; the parameter keeps its autodiff association. `moments` is `None` before the first
+/// One Adam step of `param` with gradient `grad`, as PyTorch's fused Adam
+/// (`torch.optim.Adam(fused=True)`: one pass over the parameter, its gradient and its moments),
+/// in place where burn holds no other reference to the parameter's values and on a copy where
+/// it does; the parameter keeps its autodiff association. `moments` is `None` before the first
 /// step; the updated moments come back with the parameter.
 pub fn adam_update<const D: usize>(
     param: Tensor<D>,
@@ -541,13 +545,8 @@ pub fn adam_update<const D: usize>(
     s: &AdamSettings,
 ) -> (Tensor<D>, Moments) {
     let autodiff = param.is_autodiff();
-    let mut p = into_tch(param.without_autodiff());
-    let g = into_tch(grad.without_autodiff()).tensor;
-    let g = if s.weight_decay != 0.0 {
-        g + &p.tensor * s.weight_decay
-    } else {
-        g
-    };
+    let p = into_tch(param.without_autodiff());
+    let g = into_tch(grad.without_autodiff()).tensor.contiguous();
     let mut m = moments.unwrap_or_else(|| Moments {
         step: 0,
         first: g.zeros_like(),
@@ -556,26 +555,34 @@ pub fn adam_update<const D: usize>(
     let (device, shape) = (g.device(), g.size());
     if m.first.device() != device || m.first.size() != shape {
         // Moments restored from a checkpoint: flat, on the host.
-        m.first = m.first.to_device(device).reshape(&shape);
-        m.second = m.second.to_device(device).reshape(&shape);
+        m.first = m.first.to_device(device).reshape(&shape).contiguous();
+        m.second = m.second.to_device(device).reshape(&shape).contiguous();
     }
     m.step += 1;
-    let [b1, b2] = s.betas;
-    let step_size = lr / (1.0 - b1.powi(m.step as i32));
-    let root_correction2 = (1.0 - b2.powi(m.step as i32)).sqrt();
-    // torch: exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
-    let _ = m.first.lerp_(&g, 1.0 - b1);
-    let _ = m.second.lerp_(&g.square(), 1.0 - b2);
-    // torch: denom = (exp_avg_sq.sqrt() / sqrt(bias_correction2)).add_(eps);
-    // param.addcdiv_(exp_avg, denom, value=-step_size), the step size folded into denom.
-    let mut denom = m.second.sqrt();
-    let _ = denom.g_div_scalar_(root_correction2);
-    let _ = denom.g_add_scalar_(s.epsilon);
-    let _ = denom.g_div_scalar_(-step_size);
-    let updated = match p.mut_ops(|p| p.addcdiv_(&m.first, &denom)) {
-        Some(updated) => updated,
-        None => TchTensor::new(p.tensor.addcdiv(&m.first, &denom)),
+    // The module the optimiser was given usually still shares the parameter's values with the
+    // one it replaces, so those are copied (one pass) rather than changed under it.
+    let mut updated = match (p.can_mut(), p.tensor.is_contiguous()) {
+        (true, true) => p,
+        (false, true) => {
+            let mut copy = p.tensor.empty_like();
+            copy.copy_(&p.tensor);
+            TchTensor::new(copy)
+        }
+        (_, false) => TchTensor::new(p.tensor.contiguous()),
     };
+    ffi::fused_adam(
+        &mut updated.tensor,
+        &g,
+        &mut m.first,
+        &mut m.second,
+        &ffi::AdamStep {
+            step: m.step,
+            lr,
+            betas: s.betas,
+            weight_decay: s.weight_decay,
+            epsilon: s.epsilon,
+        },
+    );
     let updated = from_tch(updated);
     (
         if autodiff {
@@ -750,8 +757,11 @@ mod tests {
     #[test]
     fn activations_and_pixel_shuffle_match_burns_forward_and_backward() {
         let x = random([2, 8, 3, 5], 12);
-        let cases: [(Unary, &dyn Fn(Tensor<4>) -> Tensor<4>); 3] = [
+        let cases: [(Unary, &dyn Fn(Tensor<4>) -> Tensor<4>); 4] = [
             (Unary::Relu, &burn::tensor::activation::relu),
+            (Unary::LeakyRelu(0.2), &|x| {
+                burn::tensor::activation::leaky_relu(x, 0.2)
+            }),
             (Unary::Tanh, &burn::tensor::activation::tanh),
             (Unary::PixelShuffle(2), &|x| {
                 burn::nn::PixelShuffleConfig::new(2).init().forward(x)
@@ -827,22 +837,31 @@ mod tests {
             weight_decay: 0.1,
         };
         let device = device().without_autodiff();
-        let start = vec![1.0f32, -2.0, 3.0, 0.5];
-        let mut param = Tensor::<1>::from_data(TensorData::new(start.clone(), [4]), &device);
+        // Enough values for the fused kernel's vector loop and a tail.
+        let n = 1003;
+        let start: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
+        let mut param = Tensor::<1>::from_data(TensorData::new(start.clone(), [n]), &device);
         let mut moments = None;
         let mut host = start;
         let mut host_moments = adam::Moments {
             step: 0,
-            first: vec![0.0; 4],
-            second: vec![0.0; 4],
+            first: vec![0.0; n],
+            second: vec![0.0; n],
         };
         for t in 1..=3 {
-            let g: Vec<f32> = [0.5f32, -1.0, 2.0, 0.0]
-                .iter()
-                .map(|v| v * t as f32)
+            let g: Vec<f32> = (0..n)
+                .map(|i| [0.5f32, -1.0, 2.0, 0.0][i % 4] * t as f32 + (i % 7) as f32 * 0.01)
                 .collect();
-            let grad = Tensor::<1>::from_data(TensorData::new(g.clone(), [4]), &device);
+            let grad = Tensor::<1>::from_data(TensorData::new(g.clone(), [n]), &device);
+            // In odd steps a second reference to the parameter, as the module being replaced
+            // holds: the update must leave its values alone (in even steps it is in place).
+            let before = (t % 2 == 1).then(|| (param.clone(), values(param.clone())));
             let (updated, m) = adam_update(param, grad, moments.take(), 0.01, &s);
+            if let Some((before, values_before)) = before {
+                assert_eq!(values(before), values_before);
+            }
             (param, moments) = (updated, Some(m));
             adam::update(&mut host, &g, &mut host_moments, 0.01, &s);
         }
