@@ -37,7 +37,9 @@ impl Backend {
             Backend::Tch => Ok(Device::libtorch()),
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
-            Backend::TchCuda => Ok(Device::libtorch_cuda(0)),
+            Backend::TchCuda if tch::Cuda::is_available() => Ok(Device::libtorch_cuda(0)),
+            #[cfg(feature = "tch")]
+            Backend::TchCuda => Err(NO_CUDA_FOR_LIBTORCH.to_string()),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(Device::cuda(0)),
             #[allow(unreachable_patterns)]
@@ -59,6 +61,10 @@ impl Backend {
         format!("{} (f32) on {}", self.name(), cpu_model())
     }
 }
+
+/// Why `--backend tch-cuda` cannot run here: libtorch itself would panic on its first tensor.
+#[cfg(feature = "tch")]
+const NO_CUDA_FOR_LIBTORCH: &str = "`--backend tch-cuda`: libtorch finds no CUDA GPU on this machine (no NVIDIA driver or device visible, or a CPU-only libtorch); check `nvidia-smi` and that LIBTORCH/LIBTORCH_USE_PYTORCH point at a CUDA build (the PyPI wheel torch==2.9.0 is one), or use `--backend tch` for libtorch on the CPU";
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture where there is none.
 pub fn cpu_model() -> String {
@@ -87,5 +93,38 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_this_build_lacks_says_how_to_get_it() {
+        #[cfg(not(feature = "tch"))]
+        for backend in [Backend::Tch, Backend::TchCuda] {
+            let error = backend.device().unwrap_err();
+            assert!(error.contains("--features tch"), "{error}");
+        }
+        #[cfg(not(feature = "cuda"))]
+        assert!(Backend::Cuda
+            .device()
+            .unwrap_err()
+            .contains("--features cuda"));
+        assert!(Backend::Flex.device().is_ok());
+    }
+
+    /// Without this check libtorch panics with a page of C++ frames on the first tensor.
+    #[cfg(feature = "tch")]
+    #[test]
+    fn libtorch_on_cuda_without_a_gpu_is_an_error_that_names_the_cpu_alternative() {
+        match Backend::TchCuda.device() {
+            Ok(_) => assert!(tch::Cuda::is_available()),
+            Err(error) => {
+                assert!(!tch::Cuda::is_available());
+                assert!(error.contains("no CUDA GPU") && error.contains("--backend tch`"));
+            }
+        }
     }
 }
