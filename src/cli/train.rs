@@ -45,7 +45,17 @@ fn job_error(what: &str, e: JobError) -> Box<Diagnostic> {
     fail(code, format!("{what}: {e}"), e.help())
 }
 
-fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, Box<Diagnostic>> {
+/// The folder a command's external victim exchanges images in; removed when the command ends,
+/// whether it succeeds or fails (as `heist run` removes its own).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn context<'a>(c: &Common<'a>) -> Result<(Context<'a>, Scratch), Box<Diagnostic>> {
     let device = c.backend.device().map_err(|e| {
         fail(
             Code::Backend,
@@ -53,12 +63,14 @@ fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, Box<Diagnostic>> {
             "use `--backend flex`, the built-in CPU backend",
         )
     })?;
-    Ok(Context {
+    let scratch = std::env::temp_dir().join(format!("heist-{}", std::process::id()));
+    let cx = Context {
         program: c.program,
         base: jobs::base_of(c.file),
         device,
-        scratch: std::env::temp_dir().join(format!("heist-{}", std::process::id())),
-    })
+        scratch: scratch.clone(),
+    };
+    Ok((cx, Scratch(scratch)))
 }
 
 fn find_victim(program: &Program, name: &str) -> Result<(), Box<Diagnostic>> {
@@ -127,7 +139,7 @@ pub(super) fn train_victim(
             "only victims declared with their training data can be trained; query the others with `heist query`",
         ));
     }
-    let cx = context(c)?;
+    let (cx, _scratch) = context(c)?;
     let mut log = String::new();
     let g = victim_generator(c, &cx, name, None, checkpoint, &mut log)?.expect("trained victim");
     save(&g, out, &mut log)?;
@@ -185,7 +197,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
             "`heist show` lists an attack's points in order, from 0",
         ));
     };
-    let cx = context(c)?;
+    let (cx, _scratch) = context(c)?;
     let mut log = String::new();
     let victim_g = victim_generator(c, &cx, &attack.victim, r.victim_weights, None, &mut log)?;
     let mut victim = jobs::open_victim(
@@ -327,7 +339,7 @@ pub(super) fn query(
             "name one of its datasets with --data",
         ));
     }
-    let cx = context(c)?;
+    let (cx, _scratch) = context(c)?;
     let mut log = String::new();
     let g = victim_generator(c, &cx, name, weights, None, &mut log)?;
     let mut victim = jobs::open_victim(&cx, name, g, 0.0, None)

@@ -130,14 +130,24 @@ fn external_experiment(scratch: &Scratch, spec: &str) -> String {
 }
 
 /// `heist query` of the external victim `service` on the three photos of
-/// [`external_experiment`].
+/// [`external_experiment`]; whether it succeeds or fails, it leaves nothing in the temp folder
+/// (the images it exchanged with a command victim included).
 fn query_service(exp: &str, out: &Path) -> Outcome {
-    Heist::new()
+    let tmp = out.with_extension("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let outcome = Heist::new()
         .args([
             "query", exp, "--victim", "service", "--data", "photos", "--out",
         ])
         .args([out.to_str().unwrap()])
-        .run()
+        .env("TMPDIR", tmp.to_str().unwrap())
+        .run();
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "heist query left {left:?} in the temp folder"
+    );
+    outcome
 }
 
 fn answers(dir: &Path) -> Vec<RgbImage> {
