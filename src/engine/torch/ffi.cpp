@@ -4,7 +4,7 @@
 //   ones, which would cost a product and a reduction over every output to fold the gradient in;
 // - leaky ReLU with a given slope (tch binds only the default 0.01);
 // - PyTorch's fused Adam step (`torch.optim.Adam(fused=True)`), one pass over a parameter, its
-//   gradient and its moments where the single-tensor Adam makes nine.
+//   gradient and its moments where the single-tensor Adam makes five (docs/engine.md).
 // Each writes its results as new tensors the caller owns and returns NULL, or returns
 // libtorch's error message, which the caller frees with heist_free_message.
 #include <ATen/ops/_fused_adam.h>
