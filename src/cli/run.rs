@@ -14,7 +14,7 @@ use serde_json::json;
 use super::progress::{shown, Bar};
 use super::{EXIT_INVALID, EXIT_USAGE};
 use crate::engine::backend::Backend;
-use crate::engine::jobs::{self, Context};
+use crate::engine::jobs::{self, Context, Scratch};
 use crate::engine::samples::{grid, write_png};
 use crate::engine::train::Observer;
 use crate::interrupt::{Interrupt, EXIT_INTERRUPTED};
@@ -342,7 +342,7 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
         program: r.program,
         base: jobs::base_of(r.file),
         device,
-        scratch: out.join("logs").join("scratch"),
+        scratch: Scratch(out.join("logs").join("scratch")),
     };
     let progress = Progress::new(r.quiet);
     progress.say(
@@ -372,7 +372,7 @@ pub(super) fn run_command(r: RunRequest) -> ExitCode {
         }
     };
     progress.overall.finish_and_clear();
-    let _ = std::fs::remove_dir_all(&cx.scratch);
+    let _ = std::fs::remove_dir_all(&cx.scratch.0);
     let mut rows = results::rows(r.program, &plan, &executed);
     rows.extend(studies.iter().flat_map(|s| s.rows.iter().cloned()));
     let summary = summarise(&plan, &executed, &rows, clock);

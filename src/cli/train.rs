@@ -10,7 +10,7 @@ use image::RgbImage;
 use super::progress::Bar;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::engine::backend::Backend;
-use crate::engine::jobs::{self, Context, JobError};
+use crate::engine::jobs::{self, Context, JobError, Scratch};
 use crate::engine::models::Generator;
 use crate::engine::samples::{grid, write_png};
 use crate::engine::train::checkpoint::Checkpointing;
@@ -45,17 +45,7 @@ fn job_error(what: &str, e: JobError) -> Box<Diagnostic> {
     fail(code, format!("{what}: {e}"), e.help())
 }
 
-/// The folder a command's external victim exchanges images in; removed when the command ends,
-/// whether it succeeds or fails (as `heist run` removes its own).
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn context<'a>(c: &Common<'a>) -> Result<(Context<'a>, Scratch), Box<Diagnostic>> {
+fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, Box<Diagnostic>> {
     let device = c.backend.device().map_err(|e| {
         fail(
             Code::Backend,
@@ -63,14 +53,12 @@ fn context<'a>(c: &Common<'a>) -> Result<(Context<'a>, Scratch), Box<Diagnostic>
             "use `--backend flex`, the built-in CPU backend",
         )
     })?;
-    let scratch = std::env::temp_dir().join(format!("heist-{}", std::process::id()));
-    let cx = Context {
+    Ok(Context {
         program: c.program,
         base: jobs::base_of(c.file),
         device,
-        scratch: scratch.clone(),
-    };
-    Ok((cx, Scratch(scratch)))
+        scratch: Scratch(std::env::temp_dir().join(format!("heist-{}", std::process::id()))),
+    })
 }
 
 fn find_victim(program: &Program, name: &str) -> Result<(), Box<Diagnostic>> {
@@ -139,7 +127,7 @@ pub(super) fn train_victim(
             "only victims declared with their training data can be trained; query the others with `heist query`",
         ));
     }
-    let (cx, _scratch) = context(c)?;
+    let cx = context(c)?;
     let mut log = String::new();
     let g = victim_generator(c, &cx, name, None, checkpoint, &mut log)?.expect("trained victim");
     save(&g, out, &mut log)?;
@@ -197,7 +185,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
             "`heist show` lists an attack's points in order, from 0",
         ));
     };
-    let (cx, _scratch) = context(c)?;
+    let cx = context(c)?;
     let mut log = String::new();
     let victim_g = victim_generator(c, &cx, &attack.victim, r.victim_weights, None, &mut log)?;
     let mut victim = jobs::open_victim(
@@ -339,7 +327,7 @@ pub(super) fn query(
             "name one of its datasets with --data",
         ));
     }
-    let (cx, _scratch) = context(c)?;
+    let cx = context(c)?;
     let mut log = String::new();
     let g = victim_generator(c, &cx, name, weights, None, &mut log)?;
     let mut victim = jobs::open_victim(&cx, name, g, 0.0, None)

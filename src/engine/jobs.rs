@@ -25,7 +25,17 @@ pub struct Context<'a> {
     pub base: PathBuf,
     pub device: Device,
     /// A folder for files exchanged with external victims.
-    pub scratch: PathBuf,
+    pub scratch: Scratch,
+}
+
+/// The folder external victims exchange images in, removed with the job context, whether the
+/// command that made it succeeds or fails.
+pub struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Why a job failed.
@@ -169,7 +179,7 @@ pub fn open_victim(
             command,
             *timeout_s,
             *retries,
-            &cx.scratch.join(format!("victim-{name}")),
+            &cx.scratch.0.join(format!("victim-{name}")),
         )),
         (
             VictimModel::Http {

@@ -576,7 +576,9 @@ mod resuming {
             program,
             base: "tests/fixtures".into(),
             device: burn::tensor::Device::flex(),
-            scratch: std::env::temp_dir(),
+            scratch: crate::engine::jobs::Scratch(
+                std::env::temp_dir().join(format!("heist-checkpoint-test-{}", std::process::id())),
+            ),
         }
     }
 
