@@ -251,6 +251,25 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> S
     out
 }
 
+/// Renders an error of the library (a `thiserror` type that derives `miette::Diagnostic`)
+/// with the same handler and shape as the diagnostics: `× message`, its code, `help:`. Wide,
+/// so that the paths in a message are never broken across lines.
+pub fn render_error(error: &dyn miette::Diagnostic, color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(usize::MAX / 2)
+        .with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, error).is_err() {
+        out = format!("error: {error}\n");
+    }
+    out
+}
+
 /// Adapts a [`Diagnostic`] to miette: one source per report, so labels in other files become
 /// related notes.
 struct MietteView {

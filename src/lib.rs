@@ -10,14 +10,17 @@
 //! cache, the tidy results table, the manifest), [`report`] (the paper's tables and figures
 //! from a run directory) and [`diff`] (two runs' results compared, for CI).
 //!
-//! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID) and [`stats`] (Welch, TOST).
+//! Leaf libraries: [`metrics`] (PSNR, SSIM, FID, KID), [`stats`] (Welch, TOST) and [`images`]
+//! (sample grids, PNG). [`bench`] times the engine's training steps.
 
+pub mod bench;
 pub mod cli;
 pub mod diagnostics;
 pub mod diff;
 pub mod engine;
 pub mod font;
 pub mod fsutil;
+pub mod images;
 pub mod interrupt;
 pub mod metrics;
 pub mod nn;

@@ -35,39 +35,24 @@ pub struct NamedTensor {
     pub values: Vec<f32>,
 }
 
-/// The tensors as a `.safetensors` file (F32, keys sorted as given).
+/// The tensors as a `.safetensors` file (F32), written by the `safetensors` crate: names are
+/// escaped as JSON strings and the layout is the format's own (sorted by name).
 pub fn safetensors_bytes(tensors: &[NamedTensor]) -> Vec<u8> {
-    let mut header = String::from("{");
-    let mut offset = 0usize;
-    let mut data: Vec<u8> = Vec::new();
-    for (i, t) in tensors.iter().enumerate() {
-        for v in &t.values {
-            data.extend_from_slice(&v.to_le_bytes());
-        }
-        let dims = t
-            .shape
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        if i > 0 {
-            header.push(',');
-        }
-        let end = offset + 4 * t.values.len();
-        header.push_str(&format!(
-            "\"{}\":{{\"dtype\":\"F32\",\"shape\":[{dims}],\"data_offsets\":[{offset},{end}]}}",
-            t.name
-        ));
-        offset = end;
-    }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
-    }
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(&data);
-    bytes
+    use safetensors::tensor::{Dtype, TensorView};
+    let data: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(&str, TensorView)> = tensors
+        .iter()
+        .zip(&data)
+        .map(|(t, bytes)| {
+            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytes)
+                .expect("a tensor's values fill its shape");
+            (t.name.as_str(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("F32 tensors serialise")
 }
 
 /// How a network's weights start.
@@ -162,30 +147,40 @@ fn bias_fan_in(shapes: &[(String, Vec<usize>)], bias: &str) -> usize {
         .unwrap_or(1)
 }
 
-/// The tensor names and shapes of a `.safetensors` file, or what is wrong with it.
-pub fn safetensors_header(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>)>, String> {
-    Ok(entries(bytes)?
-        .into_iter()
-        .map(|(name, shape, _)| (name, shape))
-        .collect())
+fn corrupt(why: impl std::fmt::Display) -> String {
+    format!("not a safetensors file ({why}); it may be truncated or corrupt")
 }
 
-/// The F32 tensors of a `.safetensors` file (as [`safetensors_bytes`] writes them), sorted by
-/// name.
-pub fn safetensors_tensors(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
-    let mut tensors = entries(bytes)?
+/// The tensor names and shapes of a `.safetensors` file, or what is wrong with it.
+pub fn safetensors_header(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes).map_err(corrupt)?;
+    let mut out: Vec<(String, Vec<usize>)> = metadata
+        .tensors()
         .into_iter()
-        .map(|(name, shape, data)| {
-            let values: Vec<f32> = bytes[data]
+        .map(|(name, info)| (name, info.shape.clone()))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The F32 tensors of a `.safetensors` file, sorted by name; any other dtype is an error.
+pub fn safetensors_tensors(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(corrupt)?;
+    let mut tensors = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(format!("`{name}` is {:?}, not F32", view.dtype()));
+            }
+            let values: Vec<f32> = view
+                .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
-            if values.len() != shape.iter().product::<usize>() {
-                return Err(format!("`{name}` is not F32 data of its shape"));
-            }
             Ok(NamedTensor {
                 name,
-                shape,
+                shape: view.shape().to_vec(),
                 values,
             })
         })
@@ -194,48 +189,47 @@ pub fn safetensors_tensors(bytes: &[u8]) -> Result<Vec<NamedTensor>, String> {
     Ok(tensors)
 }
 
-/// Name, shape and byte range in `bytes` of each tensor of a `.safetensors` file.
-#[allow(clippy::type_complexity)]
-fn entries(bytes: &[u8]) -> Result<Vec<(String, Vec<usize>, std::ops::Range<usize>)>, String> {
-    let corrupt =
-        |why: &str| format!("not a safetensors file ({why}); it may be truncated or corrupt");
-    if bytes.len() < 8 {
-        return Err(corrupt("shorter than its header"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_round_trip_with_names_that_need_escaping() {
+        let tensors = vec![
+            NamedTensor {
+                name: "a\"quoted\" name".into(),
+                shape: vec![2],
+                values: vec![1.0, -2.5],
+            },
+            NamedTensor {
+                name: "b.weight".into(),
+                shape: vec![1, 1],
+                values: vec![3.0],
+            },
+        ];
+        let bytes = safetensors_bytes(&tensors);
+        let back = safetensors_tensors(&bytes).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].name, "a\"quoted\" name");
+        assert_eq!(back[0].values, [1.0, -2.5]);
+        assert_eq!(back[1].shape, [1, 1]);
+        assert_eq!(
+            safetensors_header(&bytes).unwrap()[1],
+            ("b.weight".to_string(), vec![1, 1])
+        );
+        assert!(
+            safetensors_tensors(&bytes[..bytes.len() - 1]).is_err(),
+            "truncated"
+        );
     }
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header = bytes
-        .get(8..8usize.saturating_add(n))
-        .ok_or_else(|| corrupt("the header runs past the end"))?;
-    let json: serde_json::Value =
-        serde_json::from_slice(header).map_err(|_| corrupt("the header is not JSON"))?;
-    let object = json
-        .as_object()
-        .ok_or_else(|| corrupt("the header is not a table"))?;
-    let mut out = Vec::new();
-    let mut end = 0usize;
-    for (name, entry) in object {
-        if name == "__metadata__" {
-            continue;
-        }
-        let shape = entry["shape"]
-            .as_array()
-            .ok_or_else(|| corrupt(&format!("`{name}` has no shape")))?
-            .iter()
-            .map(|d| d.as_u64().map(|d| d as usize))
-            .collect::<Option<Vec<usize>>>()
-            .ok_or_else(|| corrupt(&format!("`{name}` has a bad shape")))?;
-        let offset = |i: usize| {
-            entry["data_offsets"]
-                .get(i)
-                .and_then(|o| o.as_u64())
-                .unwrap_or(0) as usize
-        };
-        let (start, stop) = (offset(0), offset(1));
-        end = end.max(stop);
-        out.push((name.clone(), shape, 8 + n + start..8 + n + stop.max(start)));
+
+    #[test]
+    fn tensors_of_another_dtype_are_refused() {
+        use safetensors::tensor::{Dtype, TensorView};
+        let data = [0u8; 4];
+        let view = TensorView::new(Dtype::I32, vec![1], &data).unwrap();
+        let bytes = safetensors::serialize([("x", view)], None).unwrap();
+        let error = safetensors_tensors(&bytes).err().unwrap();
+        assert!(error.contains("not F32"), "{error}");
     }
-    if 8 + n + end > bytes.len() {
-        return Err(corrupt("its data is shorter than its header says"));
-    }
-    Ok(out)
 }

@@ -98,3 +98,11 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     }
     offset
 }
+
+/// The folder of an experiment file, from which its relative paths are taken.
+pub fn base_of(file: &std::path::Path) -> std::path::PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-mod bench;
 mod format;
 mod metric;
 mod program;
@@ -15,17 +14,15 @@ mod progress;
 mod report;
 mod run;
 mod stats;
-mod train;
 
 use metric::{run_metric, MetricName, MetricRequest};
 use program::{check, show, to_overrides};
 use stats::{run_stats, StatName};
 
 use crate::diagnostics::{self, Code, Diagnostic};
-use crate::engine::backend::Backend;
-use crate::engine::train::checkpoint::Checkpointing;
 use crate::metrics::extractor::Extractor;
 use crate::metrics::pixel::PixelOptions;
+use crate::run::{single, Backend, Checkpointing};
 use crate::stats::Bound;
 
 /// heist: declare, check, run and report model-extraction experiments on image-translation models.
@@ -211,8 +208,30 @@ enum Command {
         /// from (0: after every step).
         #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
         checkpoint_every: f64,
+        /// Where the jobs run: `local` (here), or `script` (print the `heist worker` commands
+        /// that run them, dependencies first, and run nothing).
+        #[arg(long, value_enum, default_value_t = run::Executor::Local)]
+        executor: run::Executor,
         #[command(flatten)]
         run: RunFlags,
+    },
+    /// Run one job of a planned experiment by its key, from the description `heist run
+    /// --executor script` left in the cache (what a cluster executor submits); exit 0 when its
+    /// entry is stored (or was there), 1 when it failed, 130 when interrupted.
+    #[command(hide = true)]
+    Worker {
+        /// The cache folder the job's description and its inputs are in.
+        #[arg(value_name = "CACHE_DIR")]
+        cache: PathBuf,
+        /// The job's key (`heist plan --json` lists them).
+        #[arg(value_name = "JOB_KEY")]
+        key: String,
+        /// Seconds between checkpoints of a training job (0: after every step).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        checkpoint_every: f64,
+        /// No progress bars.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Write a run's tables and figures, paper-style: Markdown, self-contained HTML, LaTeX.
     Report {
@@ -324,7 +343,7 @@ enum BenchCommand {
     /// images; prints one JSON line like `bench/train_twin.py bench`.
     Train {
         #[arg(long, value_enum)]
-        model: bench::BenchModel,
+        model: crate::bench::BenchModel,
         /// Image size (HR size for srresnet).
         #[arg(long, default_value_t = 64)]
         size: u32,
@@ -407,10 +426,13 @@ pub fn run() -> ExitCode {
         } => {
             let pixel = y_channel || crop_border.is_some();
             if pixel && matches!(metric, MetricName::Fid | MetricName::Kid) {
-                return usage("--y-channel and --crop-border apply to psnr and ssim only");
+                return usage(
+                    color,
+                    "--y-channel and --crop-border apply to psnr and ssim only",
+                );
             }
             if extractor.is_some() && matches!(metric, MetricName::Psnr | MetricName::Ssim) {
-                return usage("--extractor applies to fid and kid only");
+                return usage(color, "--extractor applies to fid and kid only");
             }
             let request = MetricRequest {
                 metric,
@@ -424,7 +446,7 @@ pub fn run() -> ExitCode {
                     (Some(ExtractorName::RandomConv), _) | (None, None) => Extractor::RandomConv { seed },
                     (_, Some(weights)) => Extractor::InceptionV3 { weights },
                     (Some(ExtractorName::InceptionV3), None) => {
-                        return usage("--extractor inception-v3 needs --inception-weights PATH (or HEIST_INCEPTION_WEIGHTS)")
+                        return usage(color, "--extractor inception-v3 needs --inception-weights PATH (or HEIST_INCEPTION_WEIGHTS)")
                     }
                 },
                 json,
@@ -445,14 +467,17 @@ pub fn run() -> ExitCode {
             run,
         } => {
             let Some(every) = seconds(checkpoint_every) else {
-                return usage("--checkpoint-every takes a number of seconds, 0 or more");
+                return usage(
+                    color,
+                    "--checkpoint-every takes a number of seconds, 0 or more",
+                );
             };
             let checkpoint = checkpoint.map(|path| Checkpointing { path, every });
             with_program(&file, run, color, |common| match (victim, attack) {
-                (Some(v), _) => train::train_victim(common, &v, &out, checkpoint.as_ref()),
-                (None, Some(a)) => train::train_attack(
+                (Some(v), _) => single::train_victim(common, &v, &out, checkpoint.as_ref()),
+                (None, Some(a)) => single::train_attack(
                     common,
-                    &train::AttackRequest {
+                    &single::AttackRequest {
                         attack: &a,
                         point,
                         victim_weights: victim_weights.as_deref(),
@@ -473,7 +498,7 @@ pub fn run() -> ExitCode {
             out,
             run,
         } => with_program(&file, run, color, |common| {
-            train::query(common, &victim, weights.as_deref(), &data, &out)
+            single::query(common, &victim, weights.as_deref(), &data, &out)
         }),
         Command::Plan {
             file,
@@ -482,7 +507,9 @@ pub fn run() -> ExitCode {
             cache,
             run,
         } => match program::load_for_run(&file, &to_overrides(run.overrides), color) {
-            Ok(p) => run::plan_command(&file, &p, run.backend, cache.as_deref(), &only, json),
+            Ok(p) => {
+                run::plan_command(&file, &p, run.backend, cache.as_deref(), &only, json, color)
+            }
             Err(code) => ExitCode::from(code),
         },
         Command::Run {
@@ -492,28 +519,53 @@ pub fn run() -> ExitCode {
             only,
             cache,
             checkpoint_every,
+            executor,
             run,
         } => {
             if jobs == 0 {
-                return usage("--jobs must be at least 1");
+                return usage(color, "--jobs must be at least 1");
             }
             let Some(checkpoint_every) = seconds(checkpoint_every) else {
-                return usage("--checkpoint-every takes a number of seconds, 0 or more");
+                return usage(
+                    color,
+                    "--checkpoint-every takes a number of seconds, 0 or more",
+                );
             };
             match program::load_for_run(&file, &to_overrides(run.overrides), color) {
-                Ok(p) => run::run_command(run::RunRequest {
-                    file: &file,
-                    program: &p,
-                    backend: run.backend,
-                    out,
-                    cache,
-                    jobs,
-                    only,
-                    checkpoint_every,
-                    quiet: run.quiet,
-                }),
+                Ok(p) => run::run_command(
+                    run::RunCommand {
+                        file: &file,
+                        program: &p,
+                        backend: run.backend,
+                        cache,
+                        executor,
+                        request: crate::run::RunRequest {
+                            out,
+                            jobs,
+                            only,
+                            checkpoint_every,
+                            interrupt: crate::interrupt::Interrupt::on_signals(),
+                        },
+                        quiet: run.quiet,
+                    },
+                    color,
+                ),
                 Err(code) => ExitCode::from(code),
             }
+        }
+        Command::Worker {
+            cache,
+            key,
+            checkpoint_every,
+            quiet,
+        } => {
+            let Some(checkpoint_every) = seconds(checkpoint_every) else {
+                return usage(
+                    color,
+                    "--checkpoint-every takes a number of seconds, 0 or more",
+                );
+            };
+            run::worker_command(cache, key, checkpoint_every, quiet, color)
         }
         Command::Report {
             run_dir,
@@ -538,13 +590,13 @@ pub fn run() -> ExitCode {
             alpha,
         } => {
             if !(alpha > 0.0 && alpha < 1.0) {
-                return usage("--alpha must be between 0 and 1");
+                return usage(color, "--alpha must be between 0 and 1");
             }
             let mut tolerances = vec![];
             for t in &tolerance {
                 match report::parse_tolerance(t) {
                     Ok(x) => tolerances.push(x),
-                    Err(e) => return usage(&e),
+                    Err(e) => return usage(color, &e),
                 }
             }
             report::diff_command(
@@ -560,13 +612,13 @@ pub fn run() -> ExitCode {
             )
         }
         Command::Cache { what } => match what {
-            CacheCommand::Status { cache } => run::cache_status(cache.as_deref()),
+            CacheCommand::Status { cache } => run::cache_status(cache.as_deref(), color),
             CacheCommand::Gc {
                 older_than,
                 all,
                 dry_run,
                 cache,
-            } => run::cache_gc(cache.as_deref(), older_than, all, dry_run),
+            } => run::cache_gc(cache.as_deref(), older_than, all, dry_run, color),
         },
         Command::Bench {
             what:
@@ -579,17 +631,11 @@ pub fn run() -> ExitCode {
                 },
         } => {
             if size < 32 || !size.is_power_of_two() || batch == 0 || repeats == 0 {
-                return usage("--size must be a power of two of at least 32, --batch and --repeats at least 1");
+                return usage(color, "--size must be a power of two of at least 32, --batch and --repeats at least 1");
             }
-            match bench::bench_train(model, size, batch, repeats, backend) {
-                Ok(line) => {
-                    print!("{line}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(EXIT_INVALID)
-                }
+            match crate::bench::bench_train(model, size, batch, repeats, backend) {
+                Ok(line) => print(&line),
+                Err(e) => fail(&e, EXIT_INVALID, color),
             }
         }
         Command::Stats {
@@ -604,7 +650,7 @@ pub fn run() -> ExitCode {
             json,
         } => {
             if !(alpha > 0.0 && alpha < 1.0) {
-                return usage("--alpha must be between 0 and 1");
+                return usage(color, "--alpha must be between 0 and 1");
             }
             let bound = match (bound_d, bound_raw) {
                 (_, Some(r)) => Bound::Raw(r),
@@ -612,12 +658,14 @@ pub fn run() -> ExitCode {
                 (None, None) => Bound::CohenD(0.3),
             };
             if matches!(bound, Bound::CohenD(x) | Bound::Raw(x) if !(x > 0.0 && x.is_finite())) {
-                return usage("equivalence bounds must be positive");
+                return usage(color, "equivalence bounds must be positive");
             }
             let groups = match groups.as_deref() {
                 None => None,
                 Some([a, b]) if a != b => Some([a.clone(), b.clone()]),
-                Some(_) => return usage("--groups names two different groups: --groups A,B"),
+                Some(_) => {
+                    return usage(color, "--groups names two different groups: --groups A,B")
+                }
             };
             finish(
                 run_stats(test, &csv, &value, &group, groups, bound, alpha, json),
@@ -632,18 +680,37 @@ fn with_program(
     file: &std::path::Path,
     run: RunFlags,
     color: bool,
-    command: impl FnOnce(&train::Common) -> Result<String, Box<Diagnostic>>,
+    command: impl FnOnce(&single::Common) -> Result<String, single::SingleError>,
 ) -> ExitCode {
     let Some(program) = program::load(file, &to_overrides(run.overrides), color) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    let common = train::Common {
+    let quiet = run.quiet;
+    let observer = move |interruptible: bool| -> Box<dyn crate::run::Observer> {
+        let bar = progress::Bar::new(quiet);
+        if interruptible {
+            Box::new(bar.interruptible(crate::interrupt::Interrupt::on_signals()))
+        } else {
+            Box::new(bar)
+        }
+    };
+    let common = single::Common {
         file,
         program: &program,
         backend: run.backend,
-        quiet: run.quiet,
+        observer: &observer,
     };
-    finish(command(&common), color)
+    match command(&common) {
+        Ok(text) => print(&text),
+        Err(e) => {
+            let status = if e.interrupted() {
+                crate::interrupt::EXIT_INTERRUPTED
+            } else {
+                EXIT_INVALID
+            };
+            fail(&e, status, color)
+        }
+    }
 }
 
 /// A `--...-every SECONDS` value.
@@ -651,10 +718,46 @@ fn seconds(value: f64) -> Option<std::time::Duration> {
     (value.is_finite() && value >= 0.0).then(|| std::time::Duration::from_secs_f64(value))
 }
 
-/// A usage problem found after clap: message and exit 2.
-pub(crate) fn usage(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(EXIT_USAGE)
+/// A usage problem clap's own checks cannot see (a bound, two flags that exclude each other).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+#[diagnostic(
+    code(heist::usage),
+    help("`heist --help` and `heist COMMAND --help` list the flags")
+)]
+struct UsageError {
+    message: String,
+}
+
+/// A usage problem found after clap: rendered like every other error, exit 2.
+pub(crate) fn usage(color: bool, message: &str) -> ExitCode {
+    fail(
+        &UsageError {
+            message: message.to_string(),
+        },
+        EXIT_USAGE,
+        color,
+    )
+}
+
+/// Renders a library error (code, message, help) and returns `status`.
+pub(crate) fn fail(error: &dyn miette::Diagnostic, status: u8, color: bool) -> ExitCode {
+    eprint!("{}", diagnostics::render_error(error, color));
+    ExitCode::from(status)
+}
+
+/// Writes a command's output to stdout; exit 1 when stdout is gone.
+pub(crate) fn print(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(EXIT_INVALID);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Prints a command's output, or renders its error (nothing on stdout) and exits 1.

@@ -5,8 +5,28 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{EXIT_INVALID, EXIT_USAGE};
-use crate::diagnostics;
+use crate::diagnostics::{self, render_error};
 use crate::sema::{self, Checked, Override, Program};
+
+/// Why a program cannot be shown or run, besides its own diagnostics.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+enum ProgramError {
+    #[error("`{file}` is not a valid experiment: {n} error{}", if *n == 1 { "" } else { "s" })]
+    #[diagnostic(code(heist::invalid))]
+    Invalid { file: String, n: usize },
+    #[error("`{file}` names {n} missing file{s} or folder{s}; nothing was run", s = if *n == 1 { "" } else { "s" })]
+    #[diagnostic(
+        code(heist::missing_path),
+        help("relative paths are taken from the experiment's folder")
+    )]
+    MissingPaths { file: String, n: usize },
+    #[error("{problem}; nothing was run")]
+    #[diagnostic(code(heist::missing_path), help("{help}"))]
+    InceptionWeights { problem: String, help: String },
+    #[error("cannot print the program: {reason}")]
+    #[diagnostic(code(heist::io))]
+    Print { reason: String },
+}
 
 pub(super) fn to_overrides(raw: Vec<String>) -> Vec<Override> {
     raw.into_iter().map(|text| Override { text }).collect()
@@ -39,7 +59,7 @@ pub(super) fn show(file: &Path, overrides: &[Override], json: bool, color: bool)
             .map(|s| s + "\n")
             .map_err(|e| e.to_string())
     } else {
-        serde_yaml::to_string(&program).map_err(|e| e.to_string())
+        serde_norway::to_string(&program).map_err(|e| e.to_string())
     };
     match text {
         Ok(text) => {
@@ -53,10 +73,7 @@ pub(super) fn show(file: &Path, overrides: &[Override], json: bool, color: bool)
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: cannot print the program: {e}");
-            ExitCode::from(EXIT_INVALID)
-        }
+        Err(reason) => super::fail(&ProgramError::Print { reason }, EXIT_INVALID, color),
     }
 }
 
@@ -74,7 +91,7 @@ pub(super) fn load_for_run(
     color: bool,
 ) -> Result<Program, u8> {
     let checked = sema::check_file(file, overrides).map_err(|e| {
-        eprintln!("error: {e}");
+        eprint!("{}", render_error(&e, color));
         EXIT_USAGE
     })?;
     if !render_checked(file, &checked, color) {
@@ -87,8 +104,8 @@ pub(super) fn load_for_run(
         ..
     } = checked;
     let program = program.expect("a program without errors");
-    let base = crate::engine::jobs::base_of(file);
-    let missing: Vec<diagnostics::Diagnostic> = crate::plan::check_paths(&paths, &base)
+    let base = crate::source::base_of(file);
+    let missing: Vec<diagnostics::Diagnostic> = crate::run::inputs::check_paths(&paths, &base)
         .into_iter()
         .map(|m| {
             let kind = if m.named.folder { "folder" } else { "file" };
@@ -107,17 +124,15 @@ pub(super) fn load_for_run(
         .collect();
     if !missing.is_empty() {
         eprint!("{}", diagnostics::render(&missing, &sources, color));
-        eprintln!(
-            "error: `{}` names {} missing file{} or folder{}; nothing was run",
-            file.display(),
-            missing.len(),
-            if missing.len() == 1 { "" } else { "s" },
-            if missing.len() == 1 { "" } else { "s" },
-        );
+        let e = ProgramError::MissingPaths {
+            file: file.display().to_string(),
+            n: missing.len(),
+        };
+        eprint!("{}", render_error(&e, color));
         return Err(EXIT_INVALID);
     }
     if let Some(problem) = inception_weights_problem(&program, &base) {
-        eprintln!("error: {problem}; nothing was run");
+        eprint!("{}", render_error(&problem, color));
         return Err(EXIT_INVALID);
     }
     Ok(program)
@@ -126,7 +141,7 @@ pub(super) fn load_for_run(
 /// FID/KID on Inception v3 without weights in the experiment take them from
 /// `HEIST_INCEPTION_WEIGHTS`, which must name an existing file: checked before a run rather
 /// than when the first evaluation runs.
-fn inception_weights_problem(program: &Program, base: &Path) -> Option<String> {
+fn inception_weights_problem(program: &Program, base: &Path) -> Option<ProgramError> {
     use crate::metrics::extractor::Extractor as FeatureSpace;
     use crate::sema::program::{Extractor, Metric};
     program.evaluations.iter().find_map(|(name, e)| {
@@ -139,13 +154,21 @@ fn inception_weights_problem(program: &Program, base: &Path) -> Option<String> {
             }
             let metric = m.name();
             match crate::run::execute::feature_space(base, extractor) {
-                Err(help) => Some(format!(
-                    "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given\nhelp: {help}"
-                )),
-                Ok(FeatureSpace::InceptionV3 { weights }) if !weights.is_file() => Some(format!(
-                    "evaluation `{name}` measures {metric} on Inception v3 with HEIST_INCEPTION_WEIGHTS={}, which does not exist\nhelp: point it at pytorch-fid's weights (heist downloads nothing), or use `extractor = random_conv`",
-                    weights.display()
-                )),
+                Err(help) => Some(ProgramError::InceptionWeights {
+                    problem: format!(
+                        "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given"
+                    ),
+                    help,
+                }),
+                Ok(FeatureSpace::InceptionV3 { weights }) if !weights.is_file() => {
+                    Some(ProgramError::InceptionWeights {
+                        problem: format!(
+                            "evaluation `{name}` measures {metric} on Inception v3 with HEIST_INCEPTION_WEIGHTS={}, which does not exist",
+                            weights.display()
+                        ),
+                        help: "point it at pytorch-fid's weights (heist downloads nothing), or use `extractor = random_conv`".into(),
+                    })
+                }
                 Ok(_) => None,
             }
         })
@@ -155,7 +178,7 @@ fn inception_weights_problem(program: &Program, base: &Path) -> Option<String> {
 /// Checks one file and renders its diagnostics; `Ok(None)` when it has errors.
 fn checked(file: &Path, overrides: &[Override], color: bool) -> Result<Option<Program>, u8> {
     let checked = sema::check_file(file, overrides).map_err(|e| {
-        eprintln!("error: {e}");
+        eprint!("{}", render_error(&e, color));
         EXIT_USAGE
     })?;
     render_checked(file, &checked, color);
@@ -175,12 +198,11 @@ fn render_checked(file: &Path, checked: &Checked, color: bool) -> bool {
         eprint!("{}", diagnostics::render(&all, sources, color));
     }
     if program.is_none() {
-        let n = diagnostics.error_count();
-        eprintln!(
-            "error: `{}` is not a valid experiment: {n} error{}",
-            file.display(),
-            if n == 1 { "" } else { "s" }
-        );
+        let e = ProgramError::Invalid {
+            file: file.display().to_string(),
+            n: diagnostics.error_count(),
+        };
+        eprint!("{}", render_error(&e, color));
     }
     program.is_some()
 }

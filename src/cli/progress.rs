@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::train::Observer;
 use crate::interrupt::Interrupt;
+use crate::run::Observer;
 
 pub struct Bar {
     bar: Option<ProgressBar>,

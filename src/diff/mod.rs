@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::report::seeds::{key_columns, over_seeds, OverSeeds};
-use crate::run::results::{better, Better, Row};
+use crate::run::results::{Better, Row};
 use crate::stats::{welch, GroupSummary};
 
 /// How strict the comparison is.
@@ -121,7 +121,7 @@ fn key_of(row: &Row) -> BTreeMap<String, String> {
             let v = if c == "fraction" {
                 row.fraction.map_or(String::new(), |f| format!("{f}"))
             } else {
-                row.text(c).to_string()
+                row.text(c)
             };
             (!v.is_empty()).then(|| (c.to_string(), v))
         })
@@ -250,11 +250,15 @@ fn judge(
     n: &OverSeeds,
     options: &Options,
 ) -> Option<Change> {
-    let metric = b.row.metric.clone();
+    let metric = b.row.metric;
     if b.mean.to_bits() == n.mean.to_bits() {
         return None;
     }
-    let tolerance = options.tolerances.get(&metric).copied().unwrap_or(0.0);
+    let tolerance = options
+        .tolerances
+        .get(metric.name())
+        .copied()
+        .unwrap_or(0.0);
     let delta = n.mean - b.mean;
     let relative = (b.mean != 0.0).then(|| delta / b.mean.abs());
     // Relative to |base|, with a floor so that numbers at zero (KID) are not all beyond it.
@@ -270,7 +274,7 @@ fn judge(
             .p
         }
     });
-    let direction = better(&metric);
+    let direction = metric.better();
     let verdict = if delta.is_finite() && delta.abs() <= allowed {
         Verdict::WithinTolerance
     } else if welch_p.is_some_and(|p| p >= options.alpha) {
@@ -286,7 +290,7 @@ fn judge(
     Some(Change {
         key: key.clone(),
         convention: b.row.convention.clone(),
-        metric,
+        metric: metric.name().to_string(),
         better: direction,
         base_mean: b.mean,
         new_mean: n.mean,
@@ -305,6 +309,9 @@ fn judge(
 mod tests {
     use super::*;
 
+    use crate::run::results::{ComparedTo, Defenses, Measure, Role, RowCell};
+    use crate::sema::program::Augmentation;
+
     fn rows(metric: &str, values: &[f64]) -> Vec<Row> {
         values
             .iter()
@@ -314,15 +321,15 @@ mod tests {
                 setting: "Monet-to-Photo".into(),
                 evaluation: "ev".into(),
                 attack: "steal".into(),
-                cell: "C".into(),
-                model: "surrogate".into(),
+                cell: RowCell::C,
+                model: Role::Surrogate,
                 test_set: "test".into(),
-                compared_to: "ground_truth".into(),
-                metric: metric.into(),
+                compared_to: ComparedTo::GroundTruth,
+                metric: Measure::parse(metric).expect("a metric"),
                 convention: metric.to_uppercase(),
                 fraction: Some(0.5),
-                augmentation: "none".into(),
-                defense: "none".into(),
+                augmentation: Some(Augmentation::None),
+                defense: Defenses::default(),
                 seed: Some(i as u64 + 1),
                 value,
             })

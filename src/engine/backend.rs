@@ -29,7 +29,7 @@ impl Backend {
     }
 
     /// The device for inference; [`Device::autodiff`] of it for training.
-    pub fn device(self) -> Result<Device, String> {
+    pub fn device(self) -> Result<Device, BackendError> {
         match self {
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "tch")]
@@ -39,7 +39,7 @@ impl Backend {
             #[allow(deprecated)]
             Backend::TchCuda if tch::Cuda::is_available() => Ok(Device::libtorch_cuda(0)),
             #[cfg(feature = "tch")]
-            Backend::TchCuda => Err(NO_CUDA_FOR_LIBTORCH.to_string()),
+            Backend::TchCuda => Err(BackendError::NoCuda),
             #[cfg(feature = "cuda")]
             Backend::Cuda => Ok(Device::cuda(0)),
             #[allow(unreachable_patterns)]
@@ -49,9 +49,7 @@ impl Backend {
                 } else {
                     "tch"
                 };
-                Err(format!(
-                    "this heist was built without the `{feature}` backend; rebuild with `cargo build --release --features {feature}` (README: Backends)"
-                ))
+                Err(BackendError::NotBuilt { feature })
             }
         }
     }
@@ -62,9 +60,23 @@ impl Backend {
     }
 }
 
-/// Why `--backend tch-cuda` cannot run here: libtorch itself would panic on its first tensor.
-#[cfg(feature = "tch")]
-const NO_CUDA_FOR_LIBTORCH: &str = "`--backend tch-cuda`: libtorch finds no CUDA GPU on this machine (no NVIDIA driver or device visible, or a CPU-only libtorch); check `nvidia-smi` and that LIBTORCH/LIBTORCH_USE_PYTORCH point at a CUDA build (the PyPI wheel torch==2.9.0 is one), or use `--backend tch` for libtorch on the CPU";
+/// Why a backend cannot compute here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+pub enum BackendError {
+    #[error("this heist was built without the `{feature}` backend")]
+    #[diagnostic(
+        code(heist::backend),
+        help("rebuild with `cargo build --release --features {feature}` (README: Backends), or use `--backend flex`, the built-in CPU backend")
+    )]
+    NotBuilt { feature: &'static str },
+    /// `--backend tch-cuda` without a GPU: libtorch itself would panic on its first tensor.
+    #[error("`--backend tch-cuda`: libtorch finds no CUDA GPU on this machine (no NVIDIA driver or device visible, or a CPU-only libtorch)")]
+    #[diagnostic(
+        code(heist::backend),
+        help("check `nvidia-smi` and that LIBTORCH/LIBTORCH_USE_PYTORCH point at a CUDA build (the PyPI wheel torch==2.9.0 is one), or use `--backend tch` for libtorch on the CPU")
+    )]
+    NoCuda,
+}
 
 /// The CPU model from `/proc/cpuinfo`, or the architecture where there is none.
 pub fn cpu_model() -> String {
@@ -105,13 +117,13 @@ mod tests {
         #[cfg(not(feature = "tch"))]
         for backend in [Backend::Tch, Backend::TchCuda] {
             let error = backend.device().unwrap_err();
-            assert!(error.contains("--features tch"), "{error}");
+            assert_eq!(error, BackendError::NotBuilt { feature: "tch" });
         }
         #[cfg(not(feature = "cuda"))]
-        assert!(Backend::Cuda
-            .device()
-            .unwrap_err()
-            .contains("--features cuda"));
+        assert_eq!(
+            Backend::Cuda.device().unwrap_err(),
+            BackendError::NotBuilt { feature: "cuda" }
+        );
         assert!(Backend::Flex.device().is_ok());
     }
 
@@ -123,7 +135,8 @@ mod tests {
             Ok(_) => assert!(tch::Cuda::is_available()),
             Err(error) => {
                 assert!(!tch::Cuda::is_available());
-                assert!(error.contains("no CUDA GPU") && error.contains("--backend tch`"));
+                assert_eq!(error, BackendError::NoCuda);
+                assert!(error.to_string().contains("no CUDA GPU"));
             }
         }
     }

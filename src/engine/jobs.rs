@@ -1,6 +1,7 @@
 //! The engine's jobs on a checked program: train a victim, open a victim behind its query
-//! interface, build an attack's query set, train a surrogate on the answers. `heist train`,
-//! `heist query` and the runner call these and nothing lower.
+//! interface, ask it an attack point's queries (its defences applied), train a surrogate on the
+//! answers, translate a test set with either. `heist train`, `heist query` and the runner call
+//! these and nothing lower.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,9 @@ use burn::tensor::Device;
 use image::RgbImage;
 
 use super::data::{self, attack_side, DataError, Sample};
-use super::models::Generator;
+use super::defense;
+pub use super::defense::{bit_accuracy, triggered};
+pub use super::models::Generator;
 use super::query::{Answer, CommandVictim, HttpVictim, LocalVictim, QueryError, Victim};
 use super::train::checkpoint::Checkpointing;
 use super::train::{self, Observer, TrainError, TrainingData};
@@ -194,6 +197,85 @@ pub fn open_victim(
     Ok(Victim::new(answer, price_usd_per_query, max_queries))
 }
 
+/// A generator from weights heist saved (a trained victim's or a surrogate's artefact).
+pub fn load_generator(
+    cx: &Context,
+    architecture: &Architecture,
+    path: &Path,
+) -> Result<Generator, JobError> {
+    Generator::load(architecture, path, &cx.device).map_err(JobError::Weights)
+}
+
+/// A generator's weights as safetensors bytes, and its parameter count.
+pub fn weights_bytes(g: &Generator) -> Result<(Vec<u8>, usize), JobError> {
+    Ok((g.to_bytes().map_err(JobError::Weights)?, g.parameters()))
+}
+
+/// A generator's outputs for `inputs` (eval mode, batched).
+pub fn translate(cx: &Context, g: &Generator, inputs: &[RgbImage]) -> Vec<RgbImage> {
+    g.translate(inputs, &cx.device)
+}
+
+/// An attack point's queries and what the victim answered, as its API serves them.
+pub struct Answered {
+    pub inputs: Vec<RgbImage>,
+    /// With the victim's defences applied.
+    pub answers: Vec<RgbImage>,
+    /// What the watermark remembers: which queries it marked, and their untouched answers.
+    pub watermarked: Vec<usize>,
+    pub clean: Vec<RgbImage>,
+    pub queries: u64,
+    /// The victim as the answers' provenance names it.
+    pub victim: String,
+}
+
+/// Sends an attack point's queries to its victim (`trained`: the generator of a `trained`
+/// victim) and applies the victim's defences to the answers.
+pub fn ask_victim(
+    cx: &Context,
+    attack: &Attack,
+    point: &AttackPoint,
+    trained: Option<Generator>,
+) -> Result<Answered, JobError> {
+    let mut victim = open_victim(
+        cx,
+        &attack.victim,
+        trained,
+        attack.price_usd_per_query,
+        attack.max_queries,
+    )?;
+    let inputs = query_inputs(cx, attack, point)?;
+    let answers = victim.query(&inputs)?;
+    let defended = defense::apply(
+        &cx.program.victims[&attack.victim].defenses,
+        &inputs,
+        answers,
+        &cx.device,
+    );
+    Ok(Answered {
+        inputs,
+        answers: defended.answers,
+        watermarked: defended.watermarked,
+        clean: defended.clean,
+        queries: victim.queries(),
+        victim: victim.describe(),
+    })
+}
+
+/// The victim's answers to a test set as its API serves them (defences included). Evaluation
+/// queries are not the attacker's: no price, no budget.
+pub fn victim_outputs(
+    cx: &Context,
+    name: &str,
+    trained: Option<Generator>,
+    inputs: &[RgbImage],
+) -> Result<Vec<RgbImage>, JobError> {
+    let mut victim = open_victim(cx, name, trained, 0.0, None)?;
+    let answers = victim.query(inputs)?;
+    let defenses = &cx.program.victims[name].defenses;
+    Ok(defense::apply(defenses, inputs, answers, &cx.device).answers)
+}
+
 /// The images an attack point sends to the victim: the point's nested fraction of the
 /// attacker's data, plus one augmented copy of each kept image unless the augmentation is
 /// `none` (augmenting is how the attacker stretches a small data set; every copy is a query).
@@ -249,12 +331,4 @@ pub fn train_surrogate(
         checkpoint,
         observer,
     )?)
-}
-
-/// The folder of an experiment file, for its relative paths.
-pub fn base_of(file: &Path) -> PathBuf {
-    file.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -12,7 +12,6 @@ pub mod models;
 pub mod norm;
 pub mod padding;
 pub mod query;
-pub mod samples;
 pub mod tensors;
 #[cfg(feature = "tch")]
 pub mod torch;

@@ -1,4 +1,7 @@
-//! Stage 4: the checked program as a graph of content-addressed jobs.
+//! Stage 4: the checked program as a graph of content-addressed jobs. Planning is pure: what it
+//! knows of the file system (datasets' listings, weights files' sums) it is handed as
+//! [`Inputs`], which the runner gathers (`run::inputs`); whether a job is cached is the runner's
+//! question too.
 //!
 //! Every job's key is the SHA-256 of its [`Spec`]: the stage and its code version, the resolved
 //! configuration that determines the output, the keys of the jobs it consumes and, for jobs that
@@ -6,20 +9,16 @@
 //! in any spec, so renaming a dataset or reformatting a file reruns nothing, and two attacks on
 //! the same victim (in one experiment or two) share its training.
 
-mod explain;
-mod fingerprint;
+mod key;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub use explain::{explain, remember, Status};
-pub use fingerprint::{check_paths, MissingPath};
+pub use key::{sha256_hex, Key};
 
 use crate::engine::backend::Backend;
-use crate::run::cache::Key;
 use crate::sema::program::{
     Cell, ContentLoss, DataRef, Evaluation, GroundTruth, Program, Training, VictimData, VictimModel,
 };
@@ -54,7 +53,7 @@ pub struct Plan {
     pub jobs: Vec<Job>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     /// A readable, unique name: `victim/monet`, `surrogate/steal_monet/50%-flip-seed1`.
     pub id: String,
@@ -76,7 +75,8 @@ pub struct Spec {
 }
 
 /// What a job computes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Work {
     /// Train a victim from its own data: `weights.safetensors`.
     TrainVictim { victim: String },
@@ -96,7 +96,8 @@ pub enum Work {
 }
 
 /// The model a job is about: the victim of an evaluation, or one attack point's surrogate.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Subject {
     Victim(String),
     Surrogate { attack: String, point: usize },
@@ -115,15 +116,82 @@ impl Work {
     }
 }
 
-/// Why a plan cannot be made.
+/// Why a plan cannot be made: the program needs an input that was not gathered for it.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read {what} `{path}`: {reason}")]
-    Unreadable {
-        what: String,
-        path: String,
-        reason: String,
-    },
+    #[error(
+        "internal error: the plan needs {what} `{name}`, which was not gathered before planning"
+    )]
+    NotGathered { what: &'static str, name: String },
+}
+
+/// What the planner knows of the file system, gathered before planning (`run::inputs`): each
+/// dataset as its content determines a job's output, each named file's SHA-256.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub datasets: BTreeMap<DataRef, Value>,
+    /// By the path as the experiment writes it.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A file whose bytes enter a key, and what it is (for messages).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NamedFile {
+    pub path: String,
+    pub what: &'static str,
+}
+
+/// The inputs a plan of `program` reads: every dataset (part) and every file it names, for the
+/// runner to gather into [`Inputs`].
+pub fn needs(program: &Program) -> (BTreeSet<DataRef>, BTreeSet<NamedFile>) {
+    let mut data = BTreeSet::new();
+    let mut files = BTreeSet::new();
+    let training = |t: &Training, files: &mut BTreeSet<NamedFile>| {
+        if let Some(ContentLoss::Vgg19 { weights, .. }) = &t.content_loss {
+            files.insert(NamedFile {
+                path: weights.clone(),
+                what: "VGG19 weights",
+            });
+        }
+    };
+    for victim in program.victims.values() {
+        match &victim.model {
+            VictimModel::Trained {
+                data: d,
+                training: t,
+                ..
+            } => {
+                match d {
+                    VictimData::Unpaired { source, style } => {
+                        data.insert(source.clone());
+                        data.insert(style.clone());
+                    }
+                    VictimData::Paired { pairs } => {
+                        data.insert(pairs.clone());
+                    }
+                }
+                training(t, &mut files);
+            }
+            VictimModel::Weights { path, .. } => {
+                files.insert(NamedFile {
+                    path: path.clone(),
+                    what: "victim weights",
+                });
+            }
+            VictimModel::Command { .. } | VictimModel::Http { .. } => {}
+        }
+    }
+    for attack in program.attacks.values() {
+        data.insert(attack.queries.clone());
+        training(&attack.surrogate.training, &mut files);
+    }
+    for e in program.evaluations.values() {
+        data.extend(test_sets(e));
+        if let GroundTruth::StyleSet { data: style } = &e.ground_truth {
+            data.insert(style.clone());
+        }
+    }
+    (data, files)
 }
 
 /// A short, path-safe name of an attack point: `50%-flip-seed1`.
@@ -135,14 +203,11 @@ pub fn point_label(program: &Program, attack: &str, point: usize) -> String {
 
 struct Builder<'a> {
     program: &'a Program,
-    base: &'a Path,
+    inputs: &'a Inputs,
     backend: Backend,
     jobs: Vec<Job>,
     by_key: BTreeMap<Key, usize>,
-    data: BTreeMap<DataRef, Value>,
     victims: BTreeMap<String, (Value, Vec<usize>)>,
-    /// SHA-256 of files recipes read, by path (each read once).
-    files: BTreeMap<String, String>,
 }
 
 impl Builder<'_> {
@@ -168,23 +233,32 @@ impl Builder<'_> {
     }
 
     fn data(&mut self, data: &DataRef) -> Result<Value, PlanError> {
-        if let Some(v) = self.data.get(data) {
-            return Ok(v.clone());
-        }
-        let v = fingerprint::dataset(self.program, data, self.base)?;
-        self.data.insert(data.clone(), v.clone());
-        Ok(v)
+        self.inputs
+            .datasets
+            .get(data)
+            .cloned()
+            .ok_or_else(|| PlanError::NotGathered {
+                what: "dataset",
+                name: data_name(data),
+            })
+    }
+
+    fn file(&self, path: &str) -> Result<String, PlanError> {
+        self.inputs
+            .files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| PlanError::NotGathered {
+                what: "file",
+                name: path.to_string(),
+            })
     }
 
     /// The contents of the files a training recipe reads (a perceptual loss's weights) join
     /// its job's configuration: other weights under the same name train another model.
     fn training_files(&mut self, training: &Training, config: &mut Value) -> Result<(), PlanError> {
         if let Some(ContentLoss::Vgg19 { weights, .. }) = &training.content_loss {
-            if !self.files.contains_key(weights) {
-                let sha = fingerprint::file(&self.base.join(weights), "VGG19 weights")?;
-                self.files.insert(weights.clone(), sha);
-            }
-            config["content_weights"] = self.files[weights].clone().into();
+            config["content_weights"] = self.file(weights)?.into();
         }
         Ok(())
     }
@@ -200,7 +274,7 @@ impl Builder<'_> {
         Ok(v)
     }
 
-    /// [`Builder::victim`], computed (a weights file is read and hashed here, once).
+    /// [`Builder::victim`], computed.
     fn describe_victim(&mut self, name: &str) -> Result<(Value, Vec<usize>), PlanError> {
         let victim = &self.program.victims[name];
         let backend = self.backend.name();
@@ -240,7 +314,7 @@ impl Builder<'_> {
                 (json!({"trained": true, "backend": backend}), vec![job])
             }
             VictimModel::Weights { architecture, path } => {
-                let sha = fingerprint::file(&self.base.join(path), "victim weights")?;
+                let sha = self.file(path)?;
                 (
                     json!({"weights": sha, "architecture": architecture, "backend": backend}),
                     vec![],
@@ -467,20 +541,18 @@ pub fn test_sets(e: &Evaluation) -> Vec<DataRef> {
     all
 }
 
-/// Compiles a checked program (whose paths exist, see [`check_paths`]) into its job graph.
+/// Compiles a checked program, with the [`Inputs`] gathered for it, into its job graph.
 /// Attacks that no evaluation measures still have their surrogates trained (and their
 /// queries accounted), victims that no attack uses are still trained; evaluations add the
 /// outputs and metrics.
-pub fn plan(program: &Program, base: &Path, backend: Backend) -> Result<Plan, PlanError> {
+pub fn plan(program: &Program, inputs: &Inputs, backend: Backend) -> Result<Plan, PlanError> {
     let mut b = Builder {
         program,
-        base,
+        inputs,
         backend,
         jobs: vec![],
         by_key: BTreeMap::new(),
-        data: BTreeMap::new(),
         victims: BTreeMap::new(),
-        files: BTreeMap::new(),
     };
     for (name, e) in &program.evaluations {
         let victims: std::collections::BTreeSet<&String> = e

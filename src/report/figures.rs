@@ -48,7 +48,7 @@ fn render(plot: &impl Plot) -> Result<Figure, String> {
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).expect("buffer of the right size");
     Ok(Figure {
         svg,
-        png: crate::engine::samples::png_bytes(&image),
+        png: crate::images::png_bytes(&image),
         alt: plot.alt(),
     })
 }

@@ -10,9 +10,9 @@ use super::seeds::OverSeeds;
 use super::{describe, ReportError};
 use crate::plan::{data_name, test_sets};
 use crate::run::read::RunRecord;
-use crate::run::results::{better, cell_name, unit, Row};
+use crate::run::results::{Measure, Role, Row, RowCell};
 use crate::sema::program::{
-    Cell, DataRef, Evaluation, GroundTruth, Program, ReportItem, UserStudy,
+    Augmentation, Cell, DataRef, Evaluation, GroundTruth, Program, ReportItem, UserStudy,
 };
 use crate::stats;
 
@@ -31,7 +31,7 @@ pub fn default_items(program: &Program, rows: &[Row]) -> Vec<ReportItem> {
     for (name, e) in &program.evaluations {
         let fractions: BTreeSet<u64> = rows
             .iter()
-            .filter(|r| &r.evaluation == name && r.model == "surrogate")
+            .filter(|r| &r.evaluation == name && r.model == Role::Surrogate)
             .filter_map(|r| r.fraction.map(f64::to_bits))
             .collect();
         let augmented = e
@@ -201,13 +201,24 @@ fn value(g: &OverSeeds, label: Option<&str>, digits: usize) -> Entry {
     }
 }
 
+/// An item's metric name (checked by `heist check`) as the rows' measure.
+fn measure_of(item: &ReportItem, metric: &str) -> Result<Measure, ReportError> {
+    Measure::parse(metric).ok_or_else(|| {
+        missing(
+            item,
+            format!("`{metric}` is not a metric heist measures"),
+            "name one of the evaluation's metrics (fid, kid, ssim, psnr)",
+        )
+    })
+}
+
 /// `FD-random_conv (lower is better)`, `PSNR (Y channel, crop 4), dB (higher is better)`.
-fn metric_phrase(convention: &str, metric: &str) -> String {
+fn metric_phrase(convention: &str, metric: Measure) -> String {
     let mut s = convention.to_string();
-    if let Some(u) = unit(metric) {
+    if let Some(u) = metric.unit() {
         s.push_str(&format!(", {u}"));
     }
-    if let Some(b) = better(metric) {
+    if let Some(b) = metric.better() {
         s.push_str(&format!(" ({})", b.phrase()));
     }
     s
@@ -227,10 +238,13 @@ fn seeds_phrase(groups: &[&OverSeeds]) -> String {
 }
 
 /// The fraction a cells table shows: asked, or the largest measured.
-fn surrogate_setting(metric_groups: &[&OverSeeds], fraction: Option<f64>) -> Option<(f64, String)> {
+fn surrogate_setting(
+    metric_groups: &[&OverSeeds],
+    fraction: Option<f64>,
+) -> Option<(f64, Augmentation)> {
     let surrogates: Vec<&&OverSeeds> = metric_groups
         .iter()
-        .filter(|g| g.row.model == "surrogate")
+        .filter(|g| g.row.model == Role::Surrogate)
         .collect();
     let fraction = fraction.or_else(|| {
         surrogates
@@ -242,10 +256,13 @@ fn surrogate_setting(metric_groups: &[&OverSeeds], fraction: Option<f64>) -> Opt
         .iter()
         .filter(|g| g.row.fraction == Some(fraction))
         .collect();
-    let augmentation = if at.iter().any(|g| g.row.augmentation == "none") {
-        "none".to_string()
+    let augmentation = if at
+        .iter()
+        .any(|g| g.row.augmentation == Some(Augmentation::None))
+    {
+        Augmentation::None
     } else {
-        at.first()?.row.augmentation.clone()
+        at.first()?.row.augmentation.clone()?
     };
     Some((fraction, augmentation))
 }
@@ -259,11 +276,12 @@ fn cells_table(
     metric: &str,
     fraction: Option<f64>,
 ) -> Result<Section, ReportError> {
+    let measure = measure_of(item, metric)?;
     let of_metric: Vec<&OverSeeds> = cx
         .groups
         .iter()
-        .filter(|g| g.row.evaluation == name && g.row.metric == metric)
-        .filter(|g| matches!(g.row.cell.as_str(), "A" | "B" | "C"))
+        .filter(|g| g.row.evaluation == name && g.row.metric == measure)
+        .filter(|g| g.row.cell.is_table_cell())
         .collect();
     if of_metric.is_empty() {
         return Err(missing(
@@ -275,7 +293,7 @@ fn cells_table(
     let convention = of_metric[0].row.convention.clone();
     let (fraction, augmentation) = match surrogate_setting(&of_metric, fraction) {
         Some(s) => s,
-        None if e.attacks.is_empty() => (1.0, "none".into()),
+        None if e.attacks.is_empty() => (1.0, Augmentation::None),
         None => {
             return Err(missing(
                 item,
@@ -290,23 +308,24 @@ fn cells_table(
         GroundTruth::HighResolution => Some("High-resolution originals".to_string()),
         GroundTruth::None => None,
     };
-    let find = |model: &str, attack: &str, cell: &str, test: &DataRef| -> Option<&OverSeeds> {
+    let find = |model: Role, attack: &str, cell: RowCell, test: &DataRef| -> Option<&OverSeeds> {
         of_metric.iter().copied().find(|g| {
-            g.row.model == model
-                && g.row.attack == attack
+            g.row.attack == attack
                 && g.row.cell == cell
                 && g.row.test_set == data_name(test)
-                && (model == "victim"
-                    || (g.row.fraction == Some(fraction) && g.row.augmentation == augmentation))
+                && (model == Role::Victim
+                    || (g.row.fraction == Some(fraction)
+                        && g.row.augmentation.as_ref() == Some(&augmentation)))
+                && g.row.model == model
         })
     };
     let shown: Vec<&OverSeeds> = {
         let mut v = vec![];
         for t in &tests {
-            v.extend(find("victim", "", "A", t));
+            v.extend(find(Role::Victim, "", RowCell::A, t));
             for a in &e.attacks {
-                v.extend(find("surrogate", a, "B", t));
-                v.extend(find("surrogate", a, "C", t));
+                v.extend(find(Role::Surrogate, a, RowCell::B, t));
+                v.extend(find(Role::Surrogate, a, RowCell::C, t));
             }
         }
         v
@@ -321,11 +340,11 @@ fn cells_table(
         if !e.cells.contains(&cell) {
             return Ok(Entry::NotApplicable);
         }
-        let label = first.then(|| cell_name(cell));
+        let label = first.then(|| RowCell::from(cell).name());
         g.map(|g| value(g, label, digits)).ok_or_else(|| {
             missing(
                 item,
-                format!("the run has no result for cell ({}) of {what}", cell_name(cell)),
+                format!("the run has no result for cell ({}) of {what}", RowCell::from(cell).name()),
                 "rerun the experiment until its evaluation jobs finish (`heist run` resumes from the cache)",
             )
         })
@@ -339,7 +358,7 @@ fn cells_table(
         row.push(Entry::NotApplicable);
         if ground_truth.is_some() {
             row.push(entry(
-                find("victim", "", "A", t),
+                find(Role::Victim, "", RowCell::A, t),
                 Cell::A,
                 i == 0,
                 &format!("the victim on `{}`", data_name(t)),
@@ -360,9 +379,19 @@ fn cells_table(
                 data_name(t)
             );
             let mut row = vec![Entry::Text(who.clone()), Entry::Text(label(cx.program, t))];
-            row.push(entry(find("surrogate", a, "B", t), Cell::B, i == 0, &what)?);
+            row.push(entry(
+                find(Role::Surrogate, a, RowCell::B, t),
+                Cell::B,
+                i == 0,
+                &what,
+            )?);
             if ground_truth.is_some() {
-                row.push(entry(find("surrogate", a, "C", t), Cell::C, i == 0, &what)?);
+                row.push(entry(
+                    find(Role::Surrogate, a, RowCell::C, t),
+                    Cell::C,
+                    i == 0,
+                    &what,
+                )?);
             }
             rows.push(row);
         }
@@ -383,9 +412,9 @@ fn cells_table(
     let surrogate_groups: Vec<&OverSeeds> = shown
         .iter()
         .copied()
-        .filter(|g| g.row.model == "surrogate")
+        .filter(|g| g.row.model == Role::Surrogate)
         .collect();
-    let aug = if augmentation == "none" {
+    let aug = if augmentation == Augmentation::None {
         "no augmentation".to_string()
     } else {
         format!("augmentation {augmentation}")
@@ -395,7 +424,7 @@ fn cells_table(
         title: format!("{}: {convention}", e.setting),
         caption: format!(
             "{} of F_V and F_A for {}. Surrogates trained on {} of the attack data, {aug}; {}.",
-            metric_phrase(&convention, metric),
+            metric_phrase(&convention, measure),
             e.setting,
             percent(fraction),
             seeds_phrase(&surrogate_groups)
@@ -421,15 +450,16 @@ fn augmentation_table(
     fraction: f64,
     cell: Cell,
 ) -> Result<Section, ReportError> {
-    let cell = cell_name(cell);
+    let measure = measure_of(item, metric)?;
+    let cell = RowCell::from(cell);
     let at: Vec<&OverSeeds> = cx
         .groups
         .iter()
         .filter(|g| {
             g.row.evaluation == name
-                && g.row.metric == metric
+                && g.row.metric == measure
                 && g.row.cell == cell
-                && g.row.model == "surrogate"
+                && g.row.model == Role::Surrogate
                 && g.row.fraction == Some(fraction)
         })
         .collect();
@@ -437,18 +467,18 @@ fn augmentation_table(
         return Err(missing(
             item,
             format!(
-                "the run has no `{metric}` results of cell ({cell}) at {} for `{name}`",
+                "the run has no `{metric}` results of cell ({}) at {} for `{name}`",
+                cell.name(),
                 percent(fraction)
             ),
             "report a fraction the attack sweeps, or rerun the experiment until its evaluations finish",
         ));
     }
     let convention = at[0].row.convention.clone();
-    let mut augmentations: Vec<String> = vec![];
+    let mut augmentations: Vec<&Augmentation> = vec![];
     for a in &e.attacks {
         for aug in &cx.program.attacks[a].augmentations {
-            let aug = aug.to_string();
-            if aug != "none" && !augmentations.contains(&aug) {
+            if *aug != Augmentation::None && !augmentations.contains(&aug) {
                 augmentations.push(aug);
             }
         }
@@ -457,14 +487,14 @@ fn augmentation_table(
     let mut rows = vec![];
     for a in &e.attacks {
         for t in test_sets(e) {
-            let find = |aug: &str| {
+            let find = |aug: &Augmentation| {
                 at.iter().copied().find(|g| {
                     g.row.attack == *a
                         && g.row.test_set == data_name(&t)
-                        && g.row.augmentation == aug
+                        && g.row.augmentation.as_ref() == Some(aug)
                 })
             };
-            let baseline = find("none").ok_or_else(|| {
+            let baseline = find(&Augmentation::None).ok_or_else(|| {
                 missing(
                     item,
                     format!(
@@ -510,15 +540,16 @@ fn augmentation_table(
         },
     ]];
     let mut second = vec![Header::one(""), Header::one(""), Header::one("none")];
-    second.extend(augmentations.iter().map(Header::one));
+    second.extend(augmentations.iter().map(|a| Header::one(a.to_string())));
     header.push(second);
     Ok(Section {
         id: format!("augmentations-{name}-{metric}"),
         title: format!("{}: data augmentation at {}", e.setting, percent(fraction)),
         caption: format!(
-            "Impact of data augmentation on F_A trained with {} of the attack data: {} for cell ({cell}); {}; in brackets the relative change to the baseline.",
+            "Impact of data augmentation on F_A trained with {} of the attack data: {} for cell ({}); {}; in brackets the relative change to the baseline.",
             percent(fraction),
-            metric_phrase(&convention, metric),
+            metric_phrase(&convention, measure),
+            cell.name(),
             seeds_phrase(&at)
         ),
         content: Content::Table(Table {
@@ -539,6 +570,7 @@ fn fraction_plot(
     metric: &str,
     cells: &[Cell],
 ) -> Result<Section, ReportError> {
+    let measure = measure_of(item, metric)?;
     let mut series = vec![];
     let mut used: Vec<&OverSeeds> = vec![];
     let mut convention = String::new();
@@ -550,18 +582,22 @@ fn fraction_plot(
                     .iter()
                     .filter(|g| {
                         g.row.evaluation == name
-                            && g.row.metric == metric
+                            && g.row.metric == measure
                             && g.row.attack == *a
-                            && g.row.cell == cell_name(cell)
+                            && g.row.cell == RowCell::from(cell)
                             && g.row.test_set == data_name(&t)
-                            && g.row.augmentation == "none"
+                            && g.row.augmentation == Some(Augmentation::None)
                             && g.row.fraction.is_some()
                     })
                     .collect();
                 if points.is_empty() {
                     continue;
                 }
-                points.sort_by(|x, y| x.row.fraction.partial_cmp(&y.row.fraction).expect("finite"));
+                // Fractions come from the experiment; total_cmp orders even a hand-edited NaN.
+                points.sort_by(|x, y| {
+                    let f = |g: &OverSeeds| g.row.fraction.unwrap_or(0.0);
+                    f(x).total_cmp(&f(y))
+                });
                 convention = points[0].row.convention.clone();
                 let compared = if cell == Cell::B {
                     "vs V output"
@@ -576,7 +612,7 @@ fn fraction_plot(
                 series.push(Series {
                     label: format!(
                         "({}) {compared}, {}{attack}",
-                        cell_name(cell),
+                        RowCell::from(cell).name(),
                         label(cx.program, &t)
                     ),
                     points: points
@@ -589,7 +625,7 @@ fn fraction_plot(
         }
     }
     if series.is_empty() {
-        let cells: Vec<&str> = cells.iter().map(|c| cell_name(*c)).collect();
+        let cells: Vec<&str> = cells.iter().map(|c| RowCell::from(*c).name()).collect();
         return Err(missing(
             item,
             format!(
@@ -599,7 +635,18 @@ fn fraction_plot(
             "rerun the experiment until its evaluations finish, or plot a metric it measures",
         ));
     }
-    let y_label = metric_phrase(&convention, metric);
+    if !series
+        .iter()
+        .flat_map(|s| &s.points)
+        .any(|p| p.1.is_finite())
+    {
+        return Err(missing(
+            item,
+            format!("every `{metric}` value of `{name}` to plot is NaN or infinite"),
+            "a model diverged (see the training warnings in logs/run.log) or results.csv was edited; rerun the experiment",
+        ));
+    }
+    let y_label = metric_phrase(&convention, measure);
     let figure = figures::fraction_plot(&e.setting, &y_label, &series).map_err(|reason| {
         ReportError::Figure {
             item: describe(item),
@@ -634,7 +681,7 @@ fn cost_table(cx: &Cx, item: &ReportItem, attacks: &[String]) -> Result<Section,
             .run
             .rows
             .iter()
-            .filter(|r| r.cell == "cost" && r.attack == *a)
+            .filter(|r| r.cell == RowCell::Cost && r.attack == *a)
             .collect();
         if cost.is_empty() {
             return Err(missing(
@@ -646,7 +693,7 @@ fn cost_table(cx: &Cx, item: &ReportItem, attacks: &[String]) -> Result<Section,
         let mut fractions: Vec<f64> = cost.iter().filter_map(|r| r.fraction).collect();
         fractions.sort_by(f64::total_cmp);
         fractions.dedup();
-        let sum = |metric: &str, f: Option<f64>| -> (f64, usize) {
+        let sum = |metric: Measure, f: Option<f64>| -> (f64, usize) {
             let picked: Vec<f64> = cost
                 .iter()
                 .filter(|r| r.metric == metric && (f.is_none() || r.fraction == f))
@@ -655,8 +702,8 @@ fn cost_table(cx: &Cx, item: &ReportItem, attacks: &[String]) -> Result<Section,
             (picked.iter().sum(), picked.len())
         };
         for f in &fractions {
-            let (queries, n) = sum("queries", Some(*f));
-            let (usd, _) = sum("cost_usd", Some(*f));
+            let (queries, n) = sum(Measure::Queries, Some(*f));
+            let (usd, _) = sum(Measure::CostUsd, Some(*f));
             rows.push(vec![
                 Entry::Text(a.clone()),
                 Entry::Text(attack.victim.clone()),
@@ -668,8 +715,8 @@ fn cost_table(cx: &Cx, item: &ReportItem, attacks: &[String]) -> Result<Section,
                 Entry::Text(format!("${usd:.2}")),
             ]);
         }
-        let (queries, n) = sum("queries", None);
-        let (usd, _) = sum("cost_usd", None);
+        let (queries, n) = sum(Measure::Queries, None);
+        let (usd, _) = sum(Measure::CostUsd, None);
         rows.push(vec![
             Entry::Text(a.clone()),
             Entry::Text(attack.victim.clone()),
@@ -717,10 +764,8 @@ fn defense_table(cx: &Cx, item: &ReportItem, name: &str) -> Result<Section, Repo
     let defended: Vec<&OverSeeds> = cx
         .groups
         .iter()
-        .filter(|g| g.row.evaluation == name && g.row.cell != "cost")
-        .filter(|g| {
-            g.row.defense != "none" || matches!(g.row.cell.as_str(), "watermark" | "fingerprint")
-        })
+        .filter(|g| g.row.evaluation == name && g.row.cell != RowCell::Cost)
+        .filter(|g| !g.row.defense.is_none() || g.row.cell.is_defense())
         .collect();
     if defended.is_empty() {
         return Err(missing(
@@ -734,9 +779,9 @@ fn defense_table(cx: &Cx, item: &ReportItem, name: &str) -> Result<Section, Repo
         .iter()
         .map(|g| {
             vec![
-                Entry::Text(g.row.defense.clone()),
-                Entry::Text(g.row.cell.clone()),
-                Entry::Text(g.row.model.clone()),
+                Entry::Text(g.row.defense.to_string()),
+                Entry::Text(g.row.cell.name().into()),
+                Entry::Text(g.row.model.name().into()),
                 Entry::Text(g.row.test_set.clone()),
                 Entry::Text(g.row.convention.clone()),
                 value(g, None, digits),

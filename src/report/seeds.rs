@@ -56,7 +56,10 @@ pub fn over_seeds(rows: &[Row]) -> PolarsResult<Vec<OverSeeds>> {
                     rows.iter().map(fraction_text).collect::<Vec<String>>(),
                 )
             } else {
-                Column::new(name, rows.iter().map(|r| r.text(c)).collect::<Vec<&str>>())
+                Column::new(
+                    name,
+                    rows.iter().map(|r| r.text(c)).collect::<Vec<String>>(),
+                )
             }
         })
         .collect();
@@ -94,21 +97,24 @@ pub fn over_seeds(rows: &[Row]) -> PolarsResult<Vec<OverSeeds>> {
 mod tests {
     use super::*;
 
-    fn row(cell: &str, seed: u64, value: f64) -> Row {
+    use crate::run::results::{ComparedTo, Defenses, Measure, Role, RowCell};
+    use crate::sema::program::Augmentation;
+
+    fn row(cell: RowCell, seed: u64, value: f64) -> Row {
         Row {
             experiment: "e".into(),
             setting: "S".into(),
             evaluation: "ev".into(),
             attack: "a".into(),
-            cell: cell.into(),
-            model: "surrogate".into(),
+            cell,
+            model: Role::Surrogate,
             test_set: "t".into(),
-            compared_to: "victim".into(),
-            metric: "fid".into(),
+            compared_to: ComparedTo::Victim,
+            metric: Measure::Fid,
             convention: "FID".into(),
             fraction: Some(0.5),
-            augmentation: "none".into(),
-            defense: "none".into(),
+            augmentation: Some(Augmentation::None),
+            defense: Defenses::default(),
             seed: Some(seed),
             value,
         }
@@ -117,14 +123,14 @@ mod tests {
     #[test]
     fn seeds_of_one_cell_are_one_group_with_mean_and_sample_sd() {
         let rows = vec![
-            row("B", 1, 1.0),
-            row("C", 1, 10.0),
-            row("B", 2, 3.0),
-            row("C", 2, 10.0),
+            row(RowCell::B, 1, 1.0),
+            row(RowCell::C, 1, 10.0),
+            row(RowCell::B, 2, 3.0),
+            row(RowCell::C, 2, 10.0),
         ];
         let groups = over_seeds(&rows).unwrap();
         assert_eq!(groups.len(), 2);
-        assert_eq!(groups[0].row.cell, "B");
+        assert_eq!(groups[0].row.cell, RowCell::B);
         assert_eq!(groups[0].values, vec![(Some(1), 1.0), (Some(2), 3.0)]);
         assert_eq!(groups[0].mean, 2.0);
         assert!((groups[0].sd - 2f64.sqrt()).abs() < 1e-12);

@@ -76,31 +76,32 @@ pub fn write(doc: &Document, formats: &[Format], out: &Path) -> Result<Vec<PathB
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| failed(parent, e))?;
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let written = (|| -> Result<(), ReportError> {
-        for (relative, bytes) in files(doc, formats) {
-            let path = staging.join(&relative);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
-            }
-            std::fs::write(&path, bytes).map_err(|e| failed(&path, e))?;
+    // Unique names: two reports of one run written at once never share a staging folder.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp-"))
+        .tempdir_in(parent)
+        .map_err(|e| failed(parent, e))?;
+    for (relative, bytes) in files(doc, formats) {
+        let path = staging.path().join(&relative);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
         }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
+        crate::fsutil::write_atomic(&path, &bytes).map_err(|e| failed(&path, e))?;
     }
-    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let old = tempfile::Builder::new()
+        .prefix(&format!(".{name}.old-"))
+        .tempdir_in(parent)
+        .map_err(|e| failed(parent, e))?;
+    let old_report = old.path().join(&name);
     if out.exists() {
-        std::fs::rename(out, &old).map_err(|e| failed(out, e))?;
+        std::fs::rename(out, &old_report).map_err(|e| failed(out, e))?;
     }
-    if let Err(e) = std::fs::rename(&staging, out) {
-        let _ = std::fs::rename(&old, out);
-        let _ = std::fs::remove_dir_all(&staging);
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, out) {
+        let _ = std::fs::rename(&old_report, out);
+        let _ = std::fs::remove_dir_all(&staged);
         return Err(failed(out, e));
     }
-    let _ = std::fs::remove_dir_all(&old);
+    crate::fsutil::sync_dir(parent).map_err(|e| failed(parent, e))?;
     Ok(formats.iter().map(|f| out.join(main_file(*f))).collect())
 }

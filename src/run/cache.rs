@@ -10,33 +10,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-/// A job's key: the SHA-256 of everything that determines its output, in hex.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Key(pub String);
-
-impl Key {
-    /// The key of a value's canonical JSON (serde_json writes maps sorted when they are
-    /// `BTreeMap`s, which is what the program uses).
-    pub fn of<T: Serialize>(value: &T) -> Key {
-        let json = serde_json::to_vec(value).expect("job descriptions serialise");
-        Key(sha256_hex(&json))
-    }
-
-    fn short(&self) -> &str {
-        &self.0[..self.0.len().min(16)]
-    }
-}
-
-/// The SHA-256 of `bytes`, in hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::plan::{sha256_hex, Key};
 
 /// What `entry.json` records.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,7 +50,9 @@ pub enum Lookup {
 }
 
 /// The store under `root` (`objects/` for entries, `tmp/` for entries being written,
-/// `locks/` for per-key locks, `checkpoints/` for training jobs not finished yet).
+/// `locks/` for per-key locks, `checkpoints/` for training jobs not finished yet, `index/` for
+/// the spec each experiment's job id was last computed with, `jobs/` and `programs/` for the
+/// descriptions `heist worker` runs a job from).
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
@@ -83,7 +60,7 @@ pub struct Cache {
 
 impl Cache {
     pub fn open(root: &Path) -> io::Result<Cache> {
-        for sub in ["objects", "tmp", "locks", "checkpoints"] {
+        for sub in ["objects", "tmp", "locks", "checkpoints", "jobs", "programs"] {
             fs::create_dir_all(root.join(sub))?;
         }
         Ok(Cache {
@@ -201,7 +178,8 @@ impl Cache {
             let dir = self.dir(key);
             fs::create_dir_all(dir.parent().expect("objects/xx"))?;
             match fs::rename(&tmp, &dir) {
-                Ok(()) => Ok(()),
+                // The rename itself reaches the disk before the entry is reported stored.
+                Ok(()) => crate::fsutil::sync_dir(dir.parent().expect("objects/xx")),
                 // Someone else finished the same job first.
                 Err(_) if dir.join("entry.json").exists() => {
                     let _ = fs::remove_dir_all(&tmp);
@@ -298,6 +276,24 @@ impl Cache {
         Ok(out)
     }
 
+    /// A new folder name under `tmp/` for files exchanged with external victims (removed by
+    /// its owner; left over by a killed process, `clean_tmp` removes it).
+    pub fn scratch(&self) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(format!("scratch-{}-{}", std::process::id(), unique()))
+    }
+
+    /// Where `heist worker` reads what the job of `key` is.
+    pub fn description(&self, key: &Key) -> PathBuf {
+        self.root.join("jobs").join(format!("{}.json", key.0))
+    }
+
+    /// Where a program that job descriptions name is kept, by the SHA-256 of its JSON.
+    pub fn program(&self, sha: &str) -> PathBuf {
+        self.root.join("programs").join(format!("{sha}.json"))
+    }
+
     /// Where the training job of `key` keeps its checkpoint until its entry is stored.
     pub fn checkpoint(&self, key: &Key) -> PathBuf {
         self.root
@@ -329,6 +325,86 @@ impl Cache {
         ));
         fs::rename(self.dir(key), &trash)?;
         fs::remove_dir_all(&trash)
+    }
+}
+
+/// What `heist cache status` shows: entries and bytes by stage, and unfinished checkpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Stage -> (entries, bytes).
+    pub by_stage: BTreeMap<String, (usize, u64)>,
+    pub entries: usize,
+    pub bytes: u64,
+    pub checkpoints: usize,
+    pub checkpoint_bytes: u64,
+}
+
+/// What `heist cache gc` removed (or, dry, would remove).
+#[derive(Debug, Clone, Default)]
+pub struct Pruned {
+    /// Entries and checkpoints.
+    pub removed: usize,
+    pub bytes: u64,
+    /// Leftovers of interrupted runs under `tmp/`.
+    pub temporary: usize,
+    /// Entries that could not be removed, with why.
+    pub failures: Vec<(Key, String)>,
+}
+
+impl Cache {
+    /// Entries and sizes by stage, and the checkpoints of unfinished training jobs.
+    pub fn usage(&self) -> io::Result<Usage> {
+        let mut usage = Usage::default();
+        for e in self.entries()? {
+            let stage = e.meta["stage"].as_str().unwrap_or("other").to_string();
+            let s = usage.by_stage.entry(stage).or_default();
+            s.0 += 1;
+            s.1 += e.size;
+            usage.entries += 1;
+            usage.bytes += e.size;
+        }
+        for (_, size, _) in self.checkpoints().unwrap_or_default() {
+            usage.checkpoints += 1;
+            usage.checkpoint_bytes += size;
+        }
+        Ok(usage)
+    }
+
+    /// Removes entries and checkpoints unused for more than `older_than_days` (all with `all`),
+    /// and what interrupted runs left in `tmp/`; with `dry_run`, only counts them.
+    pub fn gc(&self, older_than_days: f64, all: bool, dry_run: bool) -> io::Result<Pruned> {
+        let mut pruned = Pruned {
+            temporary: if dry_run {
+                0
+            } else {
+                self.clean_tmp().unwrap_or(0)
+            },
+            ..Pruned::default()
+        };
+        let age =
+            |t: std::time::SystemTime| t.elapsed().map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
+        for e in self.entries()? {
+            if all || age(e.used) > older_than_days {
+                if !dry_run {
+                    if let Err(err) = self.remove(&e.key) {
+                        pruned.failures.push((e.key, err.to_string()));
+                        continue;
+                    }
+                }
+                pruned.removed += 1;
+                pruned.bytes += e.size;
+            }
+        }
+        // Checkpoints of training jobs that were stopped and not rerun are pruned by the same age.
+        for (path, size, written) in self.checkpoints().unwrap_or_default() {
+            if (all || age(written) > older_than_days)
+                && (dry_run || fs::remove_file(&path).is_ok())
+            {
+                pruned.removed += 1;
+                pruned.bytes += size;
+            }
+        }
+        Ok(pruned)
     }
 }
 
@@ -368,16 +444,6 @@ mod tests {
             std::env::temp_dir().join(format!("heist-cache-test-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
-    }
-
-    #[test]
-    fn keys_depend_on_content_only() {
-        let a: BTreeMap<&str, u32> = [("steps", 150), ("batch", 4)].into();
-        let b: BTreeMap<&str, u32> = [("batch", 4), ("steps", 150)].into();
-        assert_eq!(Key::of(&a), Key::of(&b));
-        let c: BTreeMap<&str, u32> = [("batch", 4), ("steps", 151)].into();
-        assert_ne!(Key::of(&a), Key::of(&c));
-        assert_eq!(Key::of(&a).0.len(), 64);
     }
 
     #[test]

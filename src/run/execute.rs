@@ -1,5 +1,6 @@
-//! One job's computation: read the artefacts of the jobs it depends on, call the engine or the
-//! metrics, and hand back the files and metadata to store under its key.
+//! One job's computation: read the artefacts of the jobs it depends on, call the engine (through
+//! [`jobs`], nothing lower) or the metrics, and hand back the files and metadata to store under
+//! its key. The local executor and `heist worker` both run a job through [`run`].
 
 use std::path::Path;
 use std::time::Instant;
@@ -7,13 +8,10 @@ use std::time::Instant;
 use image::RgbImage;
 use serde_json::{json, Value};
 
-use crate::engine::defense;
-use crate::engine::jobs::{self, Context, JobError};
-use crate::engine::models::Generator;
-use crate::engine::query::Victim;
-use crate::engine::samples::png_bytes;
+use crate::engine::jobs::{self, Context, Generator, JobError};
 use crate::engine::train::checkpoint::Checkpointing;
 use crate::engine::train::Observer;
+use crate::images::png_bytes;
 use crate::metrics::extractor::Extractor as FeatureSpace;
 use crate::metrics::features::FeatureMatrix;
 use crate::metrics::image::Image;
@@ -73,30 +71,17 @@ pub fn run(
         }
         Work::Query { attack, point } => {
             let a = &program.attacks[attack];
-            let mut victim = open(
-                cx,
-                &a.victim,
-                deps.first().copied(),
-                a.price_usd_per_query,
-                a.max_queries,
-            )?;
-            let inputs = jobs::query_inputs(cx, a, &a.points[*point])?;
-            let answers = victim.query(&inputs).map_err(JobError::from)?;
-            let defended = defense::apply(
-                &program.victims[&a.victim].defenses,
-                &inputs,
-                answers,
-                &cx.device,
-            );
-            let mut files = images("input", &inputs);
-            files.extend(images("answer", &defended.answers));
+            let trained = trained_victim(cx, &a.victim, deps.first().copied())?;
+            let answered = jobs::ask_victim(cx, a, &a.points[*point], trained)?;
+            let mut files = images("input", &answered.inputs);
+            files.extend(images("answer", &answered.answers));
             // What the watermark remembers: which queries, and their untouched answers.
-            files.extend(images("clean", &defended.clean));
+            files.extend(images("clean", &answered.clean));
             Artefacts {
                 files,
                 meta: json!({
-                    "queries": victim.queries(), "victim": victim.describe(),
-                    "watermarked": defended.watermarked,
+                    "queries": answered.queries, "victim": answered.victim,
+                    "watermarked": answered.watermarked,
                 }),
             }
         }
@@ -125,22 +110,12 @@ pub fn run(
                 .collect();
             let outputs = match model {
                 Subject::Victim(name) => {
-                    // Evaluation queries are not the attacker's: no price, no budget. The
-                    // answers are what the API serves, defences included.
-                    let mut victim = open(cx, name, deps.first().copied(), 0.0, None)?;
-                    let answers = victim.query(&inputs).map_err(JobError::from)?;
-                    let defenses = &program.victims[name].defenses;
-                    defense::apply(defenses, &inputs, answers, &cx.device).answers
+                    let trained = trained_victim(cx, name, deps.first().copied())?;
+                    jobs::victim_outputs(cx, name, trained, &inputs)?
                 }
                 Subject::Surrogate { attack, .. } => {
-                    let a = &program.attacks[attack];
-                    let g = Generator::load(
-                        &a.surrogate.architecture,
-                        &deps[0].file("weights.safetensors"),
-                        &cx.device,
-                    )
-                    .map_err(Failure::Artefact)?;
-                    g.translate(&inputs, &cx.device)
+                    let g = surrogate(cx, attack, deps[0])?;
+                    jobs::translate(cx, &g, &inputs)
                 }
             };
             Artefacts {
@@ -161,30 +136,38 @@ pub fn run(
 }
 
 fn weights(g: &Generator) -> Result<Artefacts, Failure> {
-    let bytes = g.to_bytes().map_err(Failure::Artefact)?;
+    let (bytes, parameters) = jobs::weights_bytes(g)?;
     Ok(Artefacts {
         files: vec![("weights.safetensors".into(), bytes)],
-        meta: json!({"parameters": g.parameters()}),
+        meta: json!({"parameters": parameters}),
     })
 }
 
-/// The victim behind its query interface; a trained victim's weights come from its job.
-fn open(
+/// A trained victim's generator from its job's entry; `None` for victims that are not
+/// trained by heist (they load their own weights or are external).
+fn trained_victim(
     cx: &Context,
     name: &str,
     trained: Option<&Entry>,
-    price: f64,
-    max_queries: Option<u64>,
-) -> Result<Victim, Failure> {
-    let victim = &cx.program.victims[name];
-    let generator = match (&victim.model, trained) {
-        (VictimModel::Trained { architecture, .. }, Some(entry)) => Some(
-            Generator::load(architecture, &entry.file("weights.safetensors"), &cx.device)
-                .map_err(Failure::Artefact)?,
-        ),
-        _ => None,
-    };
-    Ok(jobs::open_victim(cx, name, generator, price, max_queries)?)
+) -> Result<Option<Generator>, Failure> {
+    match (&cx.program.victims[name].model, trained) {
+        (VictimModel::Trained { architecture, .. }, Some(entry)) => Ok(Some(
+            jobs::load_generator(cx, architecture, &entry.file("weights.safetensors"))
+                .map_err(damaged)?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// An attack point's surrogate from its job's entry.
+fn surrogate(cx: &Context, attack: &str, entry: &Entry) -> Result<Generator, Failure> {
+    let architecture = &cx.program.attacks[attack].surrogate.architecture;
+    jobs::load_generator(cx, architecture, &entry.file("weights.safetensors")).map_err(damaged)
+}
+
+/// Weights heist stored itself that do not load: the entry was damaged after it was verified.
+fn damaged(e: JobError) -> Failure {
+    Failure::Artefact(e.to_string())
 }
 
 fn images(prefix: &str, images: &[RgbImage]) -> Vec<(String, Vec<u8>)> {
@@ -298,7 +281,7 @@ fn evaluate(
         if let (true, Some((bits, key))) = (cells.contains(&Cell::Fingerprint), fingerprint) {
             let read: Vec<f64> = outputs
                 .iter()
-                .map(|o| defense::bit_accuracy(o, bits, key))
+                .map(|o| jobs::bit_accuracy(o, bits, key))
                 .collect();
             measured.push(Measured {
                 cell: Cell::Fingerprint,
@@ -377,12 +360,7 @@ fn watermark_accuracy(
     let inputs = read_images(queries, "input")?;
     let answers = read_images(queries, "answer")?;
     let clean = read_images(queries, "clean")?;
-    let g = Generator::load(
-        &a.surrogate.architecture,
-        &surrogate.file("weights.safetensors"),
-        &cx.device,
-    )
-    .map_err(Failure::Artefact)?;
+    let g = self::surrogate(cx, attack, surrogate)?;
     let distance = |x: &RgbImage, y: &RgbImage| -> f64 {
         x.as_raw()
             .iter()
@@ -393,7 +371,7 @@ fn watermark_accuracy(
     // (query, its triggered answer, its clean answer)
     let share = |cases: &[(usize, RgbImage, RgbImage)]| -> f64 {
         let asked: Vec<RgbImage> = cases.iter().map(|c| inputs[c.0].clone()).collect();
-        let replies = g.translate(&asked, &cx.device);
+        let replies = jobs::translate(cx, &g, &asked);
         let hits = replies
             .iter()
             .zip(cases)
@@ -411,13 +389,7 @@ fn watermark_accuracy(
     let control: Vec<(usize, RgbImage, RgbImage)> = (0..inputs.len())
         .filter(|i| !picked.contains(i))
         .take(picked.len())
-        .map(|j| {
-            (
-                j,
-                defense::triggered(trigger, &answers[j]),
-                answers[j].clone(),
-            )
-        })
+        .map(|j| (j, jobs::triggered(trigger, &answers[j]), answers[j].clone()))
         .collect();
     let control = (!control.is_empty()).then(|| share(&control));
     Ok(Some((share(&marked), control)))

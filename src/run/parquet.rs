@@ -63,8 +63,10 @@ pub fn parquet(rows: &[Row]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
                 w.typed::<DoubleType>().write_batch(&values, None, None)?;
             }
             text => {
-                let values: Vec<ByteArray> =
-                    rows.iter().map(|r| ByteArray::from(r.text(text))).collect();
+                let values: Vec<ByteArray> = rows
+                    .iter()
+                    .map(|r| ByteArray::from(r.text(text).as_str()))
+                    .collect();
                 w.typed::<ByteArrayType>()
                     .write_batch(&values, None, None)?;
             }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::cache::sha256_hex;
 use super::manifest::{Manifest, RUN_FORMAT};
-use super::results::{Row, COLUMNS};
+use super::results::{RawRow, Row, COLUMNS};
 
 /// A finished run: its directory, manifest and results.
 #[derive(Debug)]
@@ -98,7 +98,7 @@ pub fn read_run(dir: &Path) -> Result<RunRecord, ReadError> {
         format: u32,
     }
     let version: Version =
-        serde_yaml::from_slice(&bytes).map_err(|e| unreadable(&manifest_path, e))?;
+        serde_norway::from_slice(&bytes).map_err(|e| unreadable(&manifest_path, e))?;
     if version.format < RUN_FORMAT {
         return Err(ReadError::OlderFormat {
             path: manifest_path,
@@ -112,7 +112,7 @@ pub fn read_run(dir: &Path) -> Result<RunRecord, ReadError> {
         });
     }
     let manifest: Manifest =
-        serde_yaml::from_slice(&bytes).map_err(|e| unreadable(&manifest_path, e))?;
+        serde_norway::from_slice(&bytes).map_err(|e| unreadable(&manifest_path, e))?;
     Ok(RunRecord {
         dir: dir.to_path_buf(),
         manifest,
@@ -137,16 +137,27 @@ pub fn read_results(path: &Path) -> Result<Vec<Row>, ReadError> {
         });
     }
     let mut rows = vec![];
-    for record in reader.deserialize::<Row>() {
-        let row = record.map_err(|e| ReadError::BadRow {
+    for record in reader.deserialize::<RawRow>() {
+        let line = record
+            .as_ref()
+            .err()
+            .and_then(|e| e.position())
+            .map_or(rows.len() as u64 + 2, |p| p.line());
+        let raw = record.map_err(|e| ReadError::BadRow {
             path: path.to_path_buf(),
-            line: e.position().map_or(0, |p| p.line()),
+            line,
             reason: match e.kind() {
                 csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
                 _ => e.to_string(),
             },
         })?;
-        rows.push(row);
+        // Typed once, here: a NaN value is kept (and shown as such), an unknown cell or metric
+        // is an error naming the line.
+        rows.push(Row::parse(raw).map_err(|reason| ReadError::BadRow {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        })?);
     }
     Ok(rows)
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::results::Row;
+use super::results::{ComparedTo, Defenses, Measure, Role, Row, RowCell};
 use crate::sema::program::{Program, StatTest};
 use crate::stats::{self, GroupSummary, StatsError};
 
@@ -53,31 +53,32 @@ pub fn user_studies(
         }
         let a = GroupSummary::of(&groups.names[0], &groups.values[0]);
         let b = GroupSummary::of(&groups.names[1], &groups.values[1]);
-        let row = |model: &str, metric: &str, convention: String, value: f64| Row {
+        let row = |model: Role, metric: Measure, convention: String, value: f64| Row {
             experiment: program.experiment.name.clone(),
             setting: study.setting.clone(),
             evaluation: name.clone(),
             attack: String::new(),
-            cell: "user_study".into(),
-            model: model.into(),
+            cell: RowCell::UserStudy,
+            model,
             test_set: String::new(),
-            compared_to: String::new(),
-            metric: metric.into(),
+            compared_to: ComparedTo::Nothing,
+            metric,
             convention,
             fraction: None,
-            augmentation: String::new(),
-            defense: "none".into(),
+            augmentation: None,
+            defense: Defenses::default(),
             seed: None,
             value,
         };
         let scale = format!("{}..{} ratings", study.scale[0], study.scale[1]);
         let mut rows = vec![];
         for s in [&a, &b] {
-            rows.push(row(&s.name, "ratings", scale.clone(), s.n as f64));
-            rows.push(row(&s.name, "rating_mean", scale.clone(), s.mean));
+            let group = || Role::Group(s.name.clone());
+            rows.push(row(group(), Measure::Ratings, scale.clone(), s.n as f64));
+            rows.push(row(group(), Measure::RatingMean, scale.clone(), s.mean));
             rows.push(row(
-                &s.name,
-                "rating_sd",
+                group(),
+                Measure::RatingSd,
                 format!("{scale}, sample sd"),
                 s.sd,
             ));
@@ -87,12 +88,27 @@ pub fn user_studies(
             match test {
                 StatTest::Welch => {
                     let w = stats::welch(&a, &b);
-                    rows.push(row("", "welch_t", format!("Welch, {versus}"), w.t));
-                    rows.push(row("", "welch_df", format!("Welch, {versus}"), w.df));
-                    rows.push(row("", "welch_p", format!("Welch, {versus}"), w.p));
                     rows.push(row(
-                        "",
-                        "cohen_d",
+                        Role::Groups,
+                        Measure::WelchT,
+                        format!("Welch, {versus}"),
+                        w.t,
+                    ));
+                    rows.push(row(
+                        Role::Groups,
+                        Measure::WelchDf,
+                        format!("Welch, {versus}"),
+                        w.df,
+                    ));
+                    rows.push(row(
+                        Role::Groups,
+                        Measure::WelchP,
+                        format!("Welch, {versus}"),
+                        w.p,
+                    ));
+                    rows.push(row(
+                        Role::Groups,
+                        Measure::CohenD,
                         format!("pooled sd, {versus}"),
                         w.cohen_d,
                     ));
@@ -100,8 +116,13 @@ pub fn user_studies(
                 StatTest::Tost => {
                     let t = stats::tost(&a, &b, study.bound.to_stats(), study.alpha);
                     let convention = format!("TOST ±{:.3} d, {versus}", t.bound_d);
-                    rows.push(row("", "tost_p", convention.clone(), t.p));
-                    rows.push(row("", "tost_bound_raw", convention, t.high_raw));
+                    rows.push(row(Role::Groups, Measure::TostP, convention.clone(), t.p));
+                    rows.push(row(
+                        Role::Groups,
+                        Measure::TostBoundRaw,
+                        convention,
+                        t.high_raw,
+                    ));
                 }
             }
         }

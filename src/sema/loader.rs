@@ -7,8 +7,12 @@ use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{self, ast};
 
 /// The main file could not be read at all (a usage problem, not a problem in the experiment).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("cannot read `{path}`: {source}")]
+#[diagnostic(
+    code(heist::io),
+    help("give the path of an experiment file (`.exp`) that exists and is readable")
+)]
 pub struct Unreadable {
     pub path: String,
     #[source]

@@ -562,6 +562,38 @@ fn percent(x: f64) -> f64 {
     (x * 100.0 * 1e6).round() / 1e6
 }
 
+impl std::str::FromStr for Augmentation {
+    type Err = String;
+
+    /// Reads back what `Display` writes (`none`, `flip`, `rotate(5deg)`, `cutout(30%)`,
+    /// `contrast(+20%)`), as results files name augmentations.
+    fn from_str(text: &str) -> Result<Augmentation, String> {
+        let argument = |name: &str, unit: &str| -> Option<f64> {
+            text.strip_prefix(name)?
+                .strip_prefix('(')?
+                .strip_suffix(')')?
+                .strip_suffix(unit)?
+                .parse::<f64>()
+                .ok()
+        };
+        match text {
+            "none" => return Ok(Augmentation::None),
+            "flip" => return Ok(Augmentation::Flip),
+            _ => {}
+        }
+        if let Some(degrees) = argument("rotate", "deg") {
+            return Ok(Augmentation::Rotate { degrees });
+        }
+        if let Some(p) = argument("cutout", "%") {
+            return Ok(Augmentation::Cutout { size: p / 100.0 });
+        }
+        if let Some(p) = argument("contrast", "%") {
+            return Ok(Augmentation::Contrast { change: p / 100.0 });
+        }
+        Err("expected none, flip, rotate(Ndeg), cutout(N%) or contrast(±N%)".into())
+    }
+}
+
 /// How the attack's lists combine into points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

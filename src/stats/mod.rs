@@ -76,6 +76,13 @@ fn t_cdf(t: f64, df: f64) -> f64 {
         .cdf(t)
 }
 
+/// Student's t survival function `P(T > t)`, accurate in the far upper tail.
+fn t_sf(t: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df)
+        .expect("df > 0 checked by the caller")
+        .sf(t)
+}
+
 /// Cohen's d with the pooled standard deviation `sqrt(((na-1)sa^2 + (nb-1)sb^2)/(na+nb-2))`.
 pub fn cohen_d(a: &GroupSummary, b: &GroupSummary) -> f64 {
     let pooled = (((a.n as f64 - 1.0) * a.sd.powi(2) + (b.n as f64 - 1.0) * b.sd.powi(2))
@@ -138,7 +145,8 @@ pub fn tost(a: &GroupSummary, b: &GroupSummary, bound: Bound, alpha: f64) -> Tos
     };
     let (se, df) = welch_se_df(a, b);
     let diff = a.mean - b.mean;
-    let p_lower = 1.0 - t_cdf((diff + raw) / se, df);
+    // The upper tail as a survival function: `1 - cdf` loses every digit of a tiny p-value.
+    let p_lower = t_sf((diff + raw) / se, df);
     let p_upper = t_cdf((diff - raw) / se, df);
     let p = p_lower.max(p_upper);
     Tost {
@@ -150,5 +158,20 @@ pub fn tost(a: &GroupSummary, b: &GroupSummary, bound: Bound, alpha: f64) -> Tos
         p_upper,
         alpha,
         equivalent: p < alpha,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{t_cdf, t_sf};
+
+    #[test]
+    fn the_upper_tail_keeps_the_digits_of_tiny_p_values() {
+        // `1 - cdf` of a far upper tail is exactly 0 in f64; the survival function is not,
+        // and equals the (accurate) lower tail by symmetry.
+        assert_eq!(1.0 - t_cdf(40.0, 20.0), 0.0);
+        let p = t_sf(40.0, 20.0);
+        assert!(p > 0.0 && p < 1e-18, "{p}");
+        assert!((p / t_cdf(-40.0, 20.0) - 1.0).abs() < 1e-9);
     }
 }

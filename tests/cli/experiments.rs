@@ -84,7 +84,7 @@ fn yaml_and_json_describe_the_same_program() {
         .run()
         .status(0)
         .stdout;
-    let from_yaml: heist::sema::Program = serde_yaml::from_str(&yaml).expect("YAML reads back");
+    let from_yaml: heist::sema::Program = serde_norway::from_str(&yaml).expect("YAML reads back");
     let from_json: heist::sema::Program = serde_json::from_str(&json).expect("JSON reads back");
     assert_eq!(from_yaml, from_json);
 }

@@ -218,6 +218,21 @@ fn bad_run_directories_get_a_clear_error() {
     let results = read(&run.join("results.csv"));
     std::fs::write(run.join("results.csv"), &results[..results.len() / 2]).unwrap();
     report(&run, &[]).status(1).stderr_says("results.csv, line");
+    // Rows are typed when read: a cell heist does not write is named with its line.
+    let mut lines: Vec<String> = results.lines().map(str::to_string).collect();
+    lines[3] = lines[3].replacen(",A,", ",Z,", 1);
+    std::fs::write(run.join("results.csv"), lines.join("\n") + "\n").unwrap();
+    report(&run, &[])
+        .status(1)
+        .stderr_says("results.csv, line 4: cell `Z` is none of A, B, C");
+    // NaN values and fractions (a diverged model, a hand edit) are reported, not a panic.
+    let nan = edited(&results, |l| l.contains(",fid,"), |_| f64::NAN).replace(",0.5,", ",NaN,");
+    std::fs::write(run.join("results.csv"), nan).unwrap();
+    let out = report(&run, &[]);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out.status(1)
+        .stderr_says("every `fid` value of `monet_to_photo` to plot is NaN or infinite")
+        .stderr_says("a model diverged");
 }
 
 /// results.csv with `f` applied to the value of every row that `pick` selects.

@@ -484,3 +484,149 @@ fn bad_run_flags_are_usage_errors() {
         .status(2)
         .stderr_has("no job matches --only nothing/like/this");
 }
+
+/// `heist run --executor script`: the worker commands of the jobs a run needs, dependencies
+/// first, as (key, id).
+fn worker_script(file: &str, cache: &Path, extra: &[&str]) -> Vec<(String, String)> {
+    let script = Heist::new()
+        .args([
+            "run",
+            file,
+            "--executor",
+            "script",
+            "--cache",
+            cache.to_str().unwrap(),
+        ])
+        .args(extra.iter().copied())
+        .run()
+        .status(0);
+    assert!(
+        script.stdout.starts_with("#!/bin/sh\n"),
+        "{}",
+        script.stdout
+    );
+    script
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("heist worker "))
+        .map(|l| {
+            let (command, id) = l.split_once("  # ").expect("a job id after the command");
+            let key = command.rsplit(' ').next().unwrap();
+            (key.to_string(), id.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_made_of_worker_calls_gives_the_local_run_byte_for_byte() {
+    let scratch = Scratch::new(&[]);
+    let local = scratch.path("local");
+    run(SMOKE, &scratch.path("cache-local"), &local, &[]).status(0);
+
+    let cache = scratch.path("cache-workers");
+    let jobs = worker_script(SMOKE, &cache, &[]);
+    assert!(jobs.len() > 20, "every job of the smoke run: {jobs:?}");
+    assert!(
+        jobs[0].1.starts_with("victim/"),
+        "dependencies first: {jobs:?}"
+    );
+    assert_eq!(entries(&cache), 0, "the script runs nothing");
+    for (key, id) in &jobs {
+        Heist::new()
+            .args(["worker", cache.to_str().unwrap(), key])
+            .run()
+            .status(0)
+            .stderr_has(&format!("ran     {id}"));
+    }
+    // Once more: every job is there, and says so.
+    let (key, id) = &jobs[0];
+    Heist::new()
+        .args(["worker", cache.to_str().unwrap(), key])
+        .run()
+        .status(0)
+        .stderr_has(&format!("cached  {id}"));
+    assert!(
+        worker_script(SMOKE, &cache, &[]).is_empty(),
+        "nothing left to run"
+    );
+
+    let collected = scratch.path("collected");
+    run(SMOKE, &cache, &collected, &[])
+        .status(0)
+        .stderr_has(" 0 ran,");
+    assert_eq!(
+        read(&local.join("results.csv")),
+        read(&collected.join("results.csv")),
+        "workers in dependency order = one local run, byte for byte"
+    );
+    assert_eq!(
+        std::fs::read(local.join("results.parquet")).unwrap(),
+        std::fs::read(collected.join("results.parquet")).unwrap()
+    );
+}
+
+#[test]
+fn a_worker_says_what_is_missing_and_a_killed_one_leaves_no_entry() {
+    let scratch = Scratch::new(&[]);
+    let cache = scratch.path("cache");
+    let c = cache.to_str().unwrap();
+    Heist::new()
+        .args(["worker", c, "not-a-key"])
+        .run()
+        .status(2)
+        .stderr_has("`not-a-key` is not a job key");
+    Heist::new()
+        .args(["worker", c, &"0".repeat(64)])
+        .run()
+        .status(1)
+        .stderr_has("has no description of job")
+        .stderr_has("--executor script");
+    let args = ["--only", "victim/monet", "--set", "steps=300"];
+    let jobs = worker_script(TINY, &cache, &args);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    // Dependents first would find their inputs missing.
+    let all = worker_script(TINY, &cache, &[]);
+    let (last_key, last_id) = all
+        .iter()
+        .rev()
+        .find(|(_, id)| id.starts_with("surrogate/"))
+        .unwrap();
+    Heist::new()
+        .args(["worker", c, last_key])
+        .run()
+        .status(1)
+        .stderr_has(&format!("job {last_id} needs"))
+        .stderr_has("which is not in the cache");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_heist"))
+        .args([
+            "worker",
+            c,
+            &jobs[0].0,
+            "--quiet",
+            "--checkpoint-every",
+            "0",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while checkpoints(&cache) == 0 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        entries(&cache),
+        0,
+        "killed while training: nothing looks complete"
+    );
+    // The same worker again continues from the checkpoint and stores the entry.
+    Heist::new()
+        .args(["worker", c, &jobs[0].0])
+        .run()
+        .status(0)
+        .stderr_has("resumed victim/monet from its checkpoint at step ");
+    assert_eq!(entries(&cache), 1);
+    assert_eq!(checkpoints(&cache), 0);
+}

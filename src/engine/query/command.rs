@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 
 use super::{decode, with_retries, Answer, QueryError};
-use crate::engine::samples::png_bytes;
+use crate::images::png_bytes;
 
 pub struct CommandVictim {
     command: String,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use image::RgbImage;
 
 use super::{decode, with_retries, Answer, QueryError};
-use crate::engine::samples::png_bytes;
+use crate::images::png_bytes;
 
 pub struct HttpVictim {
     url: String,

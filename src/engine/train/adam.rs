@@ -5,7 +5,7 @@
 //! gradient and its two moments (in parallel chunks), instead of burn's chain of a dozen tensor
 //! operations, each allocating: that chain took ~80 ms of a ~320 ms Pix2Pix step against ~20 ms
 //! for PyTorch's Adam (docs/engine.md). On libtorch it is PyTorch's own in-place update
-//! ([`crate::engine::torch::adam_update`]); on CUDA, burn's Adam.
+//! ([`super::adam_libtorch::adam_update`]); on CUDA, burn's Adam.
 
 use std::collections::HashMap;
 
@@ -43,7 +43,7 @@ pub enum Adam {
     #[cfg(feature = "tch")]
     Torch {
         settings: AdamSettings,
-        moments: HashMap<ParamId, crate::engine::torch::Moments>,
+        moments: HashMap<ParamId, super::adam_libtorch::Moments>,
     },
     /// burn's Adam, on the tensors' device.
     Burn(ModuleOptimizer),
@@ -173,9 +173,9 @@ impl ParamUpdate for Update<'_, Moments> {
     }
 }
 
-/// [`crate::engine::torch::adam_update`] on the parameter's libtorch device.
+/// [`super::adam_libtorch::adam_update`] on the parameter's libtorch device.
 #[cfg(feature = "tch")]
-impl ParamUpdate for Update<'_, crate::engine::torch::Moments> {
+impl ParamUpdate for Update<'_, super::adam_libtorch::Moments> {
     fn update<const D: usize>(
         &mut self,
         id: ParamId,
@@ -184,7 +184,7 @@ impl ParamUpdate for Update<'_, crate::engine::torch::Moments> {
     ) -> Tensor<D> {
         let moments = self.moments.remove(&id);
         let (updated, moments) =
-            crate::engine::torch::adam_update(param, grad, moments, self.lr, &self.settings);
+            super::adam_libtorch::adam_update(param, grad, moments, self.lr, &self.settings);
         self.moments.insert(id, moments);
         updated
     }

@@ -65,12 +65,12 @@ impl PairedBatches {
     }
 
     pub fn save(&self, state: &mut State) {
-        state.put_epochs("batches.epochs", &self.epochs);
+        self.epochs.save("batches.epochs", state);
         state.put_rng("batches.rng", &self.rng);
     }
 
     pub fn restore(&mut self, state: &State) -> Result<(), String> {
-        self.epochs = state.epochs("batches.epochs", self.inputs.len())?;
+        self.epochs = Epochs::restore("batches.epochs", state, self.inputs.len())?;
         self.rng = state.rng("batches.rng")?;
         Ok(())
     }
@@ -126,14 +126,14 @@ impl UnpairedBatches {
     }
 
     pub fn save(&self, state: &mut State) {
-        state.put_epochs("batches.epochs_a", &self.epochs_a);
-        state.put_epochs("batches.epochs_b", &self.epochs_b);
+        self.epochs_a.save("batches.epochs_a", state);
+        self.epochs_b.save("batches.epochs_b", state);
         state.put_rng("batches.rng", &self.rng);
     }
 
     pub fn restore(&mut self, state: &State) -> Result<(), String> {
-        self.epochs_a = state.epochs("batches.epochs_a", self.a.len())?;
-        self.epochs_b = state.epochs("batches.epochs_b", self.b.len())?;
+        self.epochs_a = Epochs::restore("batches.epochs_a", state, self.a.len())?;
+        self.epochs_b = Epochs::restore("batches.epochs_b", state, self.b.len())?;
         self.rng = state.rng("batches.rng")?;
         Ok(())
     }
@@ -158,6 +158,17 @@ impl Epochs {
     }
 
     /// `[next, generator state, order...]`, for checkpoints.
+    /// Kept in a checkpoint under `name`.
+    pub fn save(&self, name: &str, state: &mut State) {
+        state.put_numbers(name, self.to_numbers());
+    }
+
+    /// As [`Epochs::save`] kept it, for `examples` examples.
+    pub fn restore(name: &str, state: &State, examples: usize) -> Result<Epochs, String> {
+        Epochs::from_numbers(state.numbers(name)?, examples)
+            .ok_or_else(|| format!("`{name}` is not an epoch order over {examples} examples"))
+    }
+
     pub fn to_numbers(&self) -> Vec<u64> {
         let mut numbers = vec![self.next as u64, self.rng.state()];
         numbers.extend(self.order.iter().map(|&i| i as u64));

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::adam::{Adam, Moments};
-use super::batches::Epochs;
 use crate::nn::{safetensors_bytes, NamedTensor};
 use crate::rng::Rng;
 
@@ -87,15 +86,6 @@ impl State {
             [state] => Ok(Rng::new(*state)),
             _ => Err(format!("`{name}` is not a generator's state")),
         }
-    }
-
-    pub fn put_epochs(&mut self, name: &str, epochs: &Epochs) {
-        self.put_numbers(name, epochs.to_numbers());
-    }
-
-    pub fn epochs(&self, name: &str, examples: usize) -> Result<Epochs, String> {
-        Epochs::from_numbers(self.numbers(name)?, examples)
-            .ok_or_else(|| format!("`{name}` is not an epoch order over {examples} examples"))
     }
 
     /// A module's weights and running statistics, in heist's safetensors form.
@@ -174,7 +164,12 @@ impl State {
                 moments: self
                     .moments(name)?
                     .iter()
-                    .map(|(id, m)| (*id, crate::engine::torch::Moments::from_host(m)))
+                    .map(|(id, m)| {
+                        (
+                            *id,
+                            crate::engine::train::adam_libtorch::Moments::from_host(m),
+                        )
+                    })
                     .collect(),
             }),
         }

@@ -5,6 +5,8 @@
 //! [`Rng`], so the CPU default is bitwise reproducible.
 
 pub mod adam;
+#[cfg(feature = "tch")]
+pub mod adam_libtorch;
 pub mod batches;
 pub mod checkpoint;
 mod cyclegan;

@@ -1,19 +1,43 @@
-//! What the data a job reads looks like, for its key: a synthetic dataset is its declaration;
-//! a folder is the list of its files with their sizes and modification times (reading every
-//! image of a large dataset at each plan would take minutes; a file that is replaced or
-//! touched counts as changed); a weights file is the SHA-256 of its bytes.
+//! What the planner is handed of the file system ([`plan::Inputs`]), gathered here: a
+//! synthetic dataset is its declaration; a folder is the list of its files with their sizes and
+//! modification times (reading every image of a large dataset at each plan would take minutes;
+//! a file that is replaced or touched counts as changed); a weights file is the SHA-256 of its
+//! bytes.
 
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::PlanError;
-use crate::run::cache::sha256_hex;
+use crate::plan::{self, sha256_hex};
 use crate::sema::program::{DataRef, DatasetSource, Program};
 use crate::sema::PathUse;
 
+/// A file or folder the plan reads could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {what} `{path}`: {reason}")]
+pub struct InputError {
+    pub what: String,
+    pub path: String,
+    pub reason: String,
+}
+
+/// Every input a plan of `program` reads (relative paths taken from `base`).
+pub fn gather(program: &Program, base: &Path) -> Result<plan::Inputs, InputError> {
+    let (datasets, files) = plan::needs(program);
+    let mut inputs = plan::Inputs::default();
+    for data in datasets {
+        let value = dataset(program, &data, base)?;
+        inputs.datasets.insert(data, value);
+    }
+    for f in files {
+        let sha = file(&base.join(&f.path), f.what)?;
+        inputs.files.insert(f.path, sha);
+    }
+    Ok(inputs)
+}
+
 /// A dataset (part) as it determines a job's output; its name and label are left out.
-pub fn dataset(program: &Program, data: &DataRef, base: &Path) -> Result<Value, PlanError> {
+fn dataset(program: &Program, data: &DataRef, base: &Path) -> Result<Value, InputError> {
     let d = &program.datasets[&data.dataset];
     let source = match &d.source {
         DatasetSource::Synthetic { .. } => serde_json::to_value(&d.source).expect("serialises"),
@@ -33,8 +57,8 @@ pub fn dataset(program: &Program, data: &DataRef, base: &Path) -> Result<Value, 
 }
 
 /// SHA-256 over the relative paths, sizes and modification times of every file under `root`.
-fn listing(root: &Path, what: &str) -> Result<String, PlanError> {
-    let unreadable = |path: &Path, e: std::io::Error| PlanError::Unreadable {
+fn listing(root: &Path, what: &str) -> Result<String, InputError> {
+    let unreadable = |path: &Path, e: std::io::Error| InputError {
         what: what.to_string(),
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -64,8 +88,8 @@ fn listing(root: &Path, what: &str) -> Result<String, PlanError> {
 }
 
 /// SHA-256 of a file's bytes.
-pub fn file(path: &Path, what: &str) -> Result<String, PlanError> {
-    let bytes = std::fs::read(path).map_err(|e| PlanError::Unreadable {
+fn file(path: &Path, what: &str) -> Result<String, InputError> {
+    let bytes = std::fs::read(path).map_err(|e| InputError {
         what: what.to_string(),
         path: path.display().to_string(),
         reason: e.to_string(),

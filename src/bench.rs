@@ -13,8 +13,9 @@ use crate::engine::train::{self, Observer, TrainingData};
 use crate::rng::Rng;
 use crate::sema::program::{Architecture, CycleGan, Length, Pix2Pix, Schedule, SrResNet, Training};
 
+/// The networks `heist bench train` times.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub(super) enum BenchModel {
+pub enum BenchModel {
     Pix2pix,
     Cyclegan,
     Srresnet,
@@ -45,13 +46,26 @@ fn random_images(n: usize, size: u32, seed: u64) -> Vec<RgbImage> {
         .collect()
 }
 
-pub(super) fn bench_train(
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BenchError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Backend(#[from] crate::engine::backend::BackendError),
+    #[error("the benchmark's training failed: {0}")]
+    #[diagnostic(code(heist::training))]
+    Train(String),
+}
+
+/// One JSON line: the median training step and forward pass of `model` at `size` px, batch
+/// `batch`, over `repeats` timed repetitions after a warm-up.
+pub fn bench_train(
     model: BenchModel,
     size: u32,
     batch: usize,
     repeats: usize,
     backend: Backend,
-) -> Result<String, String> {
+) -> Result<String, BenchError> {
     let device: Device = backend.device()?;
     let (architecture, betas, losses, data) = match model {
         BenchModel::Pix2pix => (
@@ -119,7 +133,7 @@ pub(super) fn bench_train(
     let mut clock = Clock(Vec::new());
     let start = Instant::now();
     let generator = train::train(&architecture, &training, data, 0, &device, None, &mut clock)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| BenchError::Train(e.to_string()))?;
     let mut ends = vec![start];
     ends.extend(clock.0);
     // The first step warms up (allocations, kernel selection); the rest are timed.

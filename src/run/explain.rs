@@ -1,6 +1,7 @@
 //! Whether each job of a plan is cached, and if not, why: new, its configuration changed (which
 //! fields, old and new), an input changed (which job), or its stage's code version changed.
-//! The cache remembers the last spec stored under each experiment's job id for this.
+//! The cache remembers the last spec stored under each experiment's job id for this (the
+//! planner computes specs; only the runner, which owns the cache, compares them).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,8 +9,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Plan, Spec};
-use crate::run::cache::{Cache, Key};
+use super::cache::{Cache, Key};
+use crate::plan::{Plan, Spec};
 
 /// A job's state before a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]

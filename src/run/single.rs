@@ -1,5 +1,6 @@
-//! `heist train` and `heist query`: the engine's jobs one at a time, for debugging an
-//! experiment's models before running all of it.
+//! `heist train` and `heist query`: the engine's jobs one at a time, outside the cache, for
+//! debugging an experiment's models before running all of it. Each returns the lines it has to
+//! say, or a typed error.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,61 +8,110 @@ use std::time::Instant;
 
 use image::RgbImage;
 
-use super::progress::Bar;
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::Code;
 use crate::engine::backend::Backend;
-use crate::engine::jobs::{self, Context, JobError, Scratch};
-use crate::engine::models::Generator;
-use crate::engine::samples::{grid, write_png};
+use crate::engine::jobs::{self, Context, Generator, JobError, Scratch};
 use crate::engine::train::checkpoint::Checkpointing;
-use crate::engine::train::{architecture_name, TrainError};
-use crate::interrupt::Interrupt;
+use crate::engine::train::{architecture_name, Observer, TrainError};
+use crate::images::{grid, write_png};
 use crate::metrics::image::Image;
 use crate::metrics::pixel::{prepare, psnr, ssim, PixelOptions};
 use crate::sema::program::{DataRef, Program, Task, VictimModel};
 
-pub(super) struct Common<'a> {
+/// What every single-model command is given.
+pub struct Common<'a> {
     pub file: &'a Path,
     pub program: &'a Program,
     pub backend: Backend,
-    pub quiet: bool,
+    /// The display of a training run's steps; `true`: one that Ctrl-C stops after the current
+    /// step (training with a checkpoint).
+    pub observer: &'a dyn Fn(bool) -> Box<dyn Observer>,
 }
 
-type Outcome = Result<String, Box<Diagnostic>>;
-
-fn fail(code: Code, message: impl Into<String>, help: &str) -> Box<Diagnostic> {
-    Box::new(Diagnostic::error(code, message).help(help.to_string()))
+/// Why a single-model command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SingleError {
+    #[error("{what}: {source}")]
+    Job { what: String, source: JobError },
+    #[error("{message}")]
+    Usage {
+        code: Code,
+        message: String,
+        help: String,
+    },
 }
 
-fn job_error(what: &str, e: JobError) -> Box<Diagnostic> {
-    let code = match &e {
-        JobError::Data(_) => Code::DataInput,
-        JobError::Train(TrainError::Interrupted { .. }) => Code::Interrupted,
-        JobError::Train(_) => Code::Training,
-        JobError::Query(_) => Code::Query,
-        JobError::Weights(_) => Code::Weights,
-        JobError::Unsupported(_) => Code::Incompatible,
-    };
-    fail(code, format!("{what}: {e}"), e.help())
-}
-
-fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, Box<Diagnostic>> {
-    let device = c.backend.device().map_err(|e| {
-        fail(
-            Code::Backend,
-            e,
-            "use `--backend flex`, the built-in CPU backend",
+impl SingleError {
+    /// Stopped by Ctrl-C with a checkpoint to continue from.
+    pub fn interrupted(&self) -> bool {
+        matches!(
+            self,
+            SingleError::Job {
+                source: JobError::Train(TrainError::Interrupted { .. }),
+                ..
+            }
         )
+    }
+
+    fn code(&self) -> Code {
+        match self {
+            SingleError::Job { source, .. } => match source {
+                JobError::Data(_) => Code::DataInput,
+                JobError::Train(TrainError::Interrupted { .. }) => Code::Interrupted,
+                JobError::Train(_) => Code::Training,
+                JobError::Query(_) => Code::Query,
+                JobError::Weights(_) => Code::Weights,
+                JobError::Unsupported(_) => Code::Incompatible,
+            },
+            SingleError::Usage { code, .. } => *code,
+        }
+    }
+}
+
+impl miette::Diagnostic for SingleError {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(SingleError::code(self).as_str()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        match self {
+            SingleError::Job { source, .. } => Some(Box::new(source.help())),
+            SingleError::Usage { help, .. } => Some(Box::new(help.as_str())),
+        }
+    }
+}
+
+type Outcome = Result<String, SingleError>;
+
+fn fail(code: Code, message: impl Into<String>, help: &str) -> SingleError {
+    SingleError::Usage {
+        code,
+        message: message.into(),
+        help: help.to_string(),
+    }
+}
+
+fn job_error(what: &str, e: JobError) -> SingleError {
+    SingleError::Job {
+        what: what.to_string(),
+        source: e,
+    }
+}
+
+fn context<'a>(c: &Common<'a>) -> Result<Context<'a>, SingleError> {
+    let device = c.backend.device().map_err(|e| {
+        let help = miette::Diagnostic::help(&e).map_or_else(String::new, |h| h.to_string());
+        fail(Code::Backend, e.to_string(), &help)
     })?;
     Ok(Context {
         program: c.program,
-        base: jobs::base_of(c.file),
+        base: crate::source::base_of(c.file),
         device,
         scratch: Scratch(std::env::temp_dir().join(format!("heist-{}", std::process::id()))),
     })
 }
 
-fn find_victim(program: &Program, name: &str) -> Result<(), Box<Diagnostic>> {
+fn find_victim(program: &Program, name: &str) -> Result<(), SingleError> {
     if program.victims.contains_key(name) {
         return Ok(());
     }
@@ -81,18 +131,18 @@ fn victim_generator(
     weights: Option<&Path>,
     checkpoint: Option<&Checkpointing>,
     log: &mut String,
-) -> Result<Option<Generator>, Box<Diagnostic>> {
+) -> Result<Option<Generator>, SingleError> {
     let VictimModel::Trained { architecture, .. } = &c.program.victims[name].model else {
         return Ok(None);
     };
     if let Some(path) = weights {
-        let g = Generator::load(architecture, path, &cx.device)
-            .map_err(|e| job_error(&format!("victim `{name}`"), JobError::Weights(e)))?;
+        let g = jobs::load_generator(cx, architecture, path)
+            .map_err(|e| job_error(&format!("victim `{name}`"), e))?;
         let _ = writeln!(log, "victim `{name}`: loaded {}", path.display());
         return Ok(Some(g));
     }
     let start = Instant::now();
-    let g = jobs::train_victim(cx, name, checkpoint, &mut bar(c, checkpoint))
+    let g = jobs::train_victim(cx, name, checkpoint, &mut *bar(c, checkpoint))
         .map_err(|e| job_error(&format!("training victim `{name}`"), e))?;
     let _ = writeln!(
         log,
@@ -105,7 +155,7 @@ fn victim_generator(
     Ok(Some(g))
 }
 
-fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), Box<Diagnostic>> {
+fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), SingleError> {
     g.save(out)
         .map_err(|e| fail(Code::Io, e, "choose a writable --out path"))?;
     let _ = writeln!(log, "weights: {}", out.display());
@@ -113,7 +163,7 @@ fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), Box<Diagnosti
 }
 
 /// `heist train FILE --victim NAME [--out PATH] [--checkpoint PATH]`
-pub(super) fn train_victim(
+pub fn train_victim(
     c: &Common,
     name: &str,
     out: &Path,
@@ -135,7 +185,8 @@ pub(super) fn train_victim(
     Ok(log)
 }
 
-pub(super) struct AttackRequest<'a> {
+/// What `heist train --attack` is asked.
+pub struct AttackRequest<'a> {
     pub attack: &'a str,
     pub point: usize,
     pub victim_weights: Option<&'a Path>,
@@ -147,12 +198,8 @@ pub(super) struct AttackRequest<'a> {
 }
 
 /// The training bar; with a checkpoint, Ctrl-C stops after the current step and writes it.
-fn bar(c: &Common, checkpoint: Option<&Checkpointing>) -> Bar {
-    let bar = Bar::new(c.quiet);
-    match checkpoint {
-        Some(_) => bar.interruptible(Interrupt::on_signals()),
-        None => bar,
-    }
+fn bar(c: &Common, checkpoint: Option<&Checkpointing>) -> Box<dyn Observer> {
+    (c.observer)(checkpoint.is_some())
 }
 
 /// Training finished and its weights are saved: the checkpoint has done its work.
@@ -164,7 +211,7 @@ fn remove_checkpoint(checkpoint: Option<&Checkpointing>) {
 
 /// `heist train FILE --attack NAME`: victim (trained or loaded), queries, surrogate, and a
 /// comparison of victim and surrogate on held-out images.
-pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
+pub fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
     let Some(attack) = c.program.attacks.get(r.attack) else {
         let known: Vec<&str> = c.program.attacks.keys().map(String::as_str).collect();
         return Err(fail(
@@ -220,7 +267,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
         inputs,
         answers,
         r.checkpoint,
-        &mut bar(c, r.checkpoint),
+        &mut *bar(c, r.checkpoint),
     )
     .map_err(|e| job_error(&format!("training the surrogate of `{}`", r.attack), e))?;
     let _ = writeln!(
@@ -257,7 +304,7 @@ pub(super) fn train_attack(c: &Common, r: &AttackRequest) -> Outcome {
     let victim_out = victim
         .query(&images)
         .map_err(|e| job_error(&format!("querying {}", victim.describe()), e.into()))?;
-    let surrogate_out = surrogate.translate(&images, &cx.device);
+    let surrogate_out = jobs::translate(&cx, &surrogate, &images);
     let options = PixelOptions {
         y_channel: attack.task == Task::SuperResolution,
         crop_border: if attack.task == Task::SuperResolution {
@@ -312,13 +359,7 @@ fn default_compare(program: &Program, attack: &str) -> String {
 }
 
 /// `heist query FILE --victim NAME --data DATASET --out DIR`
-pub(super) fn query(
-    c: &Common,
-    name: &str,
-    weights: Option<&Path>,
-    data: &str,
-    out: &Path,
-) -> Outcome {
+pub fn query(c: &Common, name: &str, weights: Option<&Path>, data: &str, out: &Path) -> Outcome {
     find_victim(c.program, name)?;
     if !c.program.datasets.contains_key(data) {
         return Err(fail(
