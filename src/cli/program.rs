@@ -154,11 +154,11 @@ fn inception_weights_problem(program: &Program, base: &Path) -> Option<ProgramEr
             }
             let metric = m.name();
             match crate::run::execute::feature_space(base, extractor) {
-                Err(help) => Some(ProgramError::InceptionWeights {
+                Err(missing) => Some(ProgramError::InceptionWeights {
                     problem: format!(
                         "evaluation `{name}` measures {metric} on Inception v3, but no weights file is given"
                     ),
-                    help,
+                    help: missing.to_string(),
                 }),
                 Ok(FeatureSpace::InceptionV3 { weights }) if !weights.is_file() => {
                     Some(ProgramError::InceptionWeights {

@@ -51,7 +51,7 @@ pub enum JobError {
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error("{0}")]
-    Weights(String),
+    Weights(#[from] super::models::WeightsError),
     #[error("{0}")]
     Unsupported(String),
 }

@@ -408,9 +408,17 @@ fn to_images(images: &[RgbImage]) -> Vec<Image> {
     images.iter().map(Image::from_rgb).collect()
 }
 
+/// FID/KID on Inception v3 with no weights named anywhere.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("FID needs pytorch-fid's Inception v3 weights: give `weights = \"...\"` in the metric or set HEIST_INCEPTION_WEIGHTS (heist downloads nothing), or use `extractor = random_conv`")]
+pub struct NoInceptionWeights;
+
 /// The feature space of FID/KID as the metrics module takes it; Inception's weights from the
 /// experiment or `HEIST_INCEPTION_WEIGHTS`.
-pub fn feature_space(base: &Path, extractor: &Extractor) -> Result<FeatureSpace, String> {
+pub fn feature_space(
+    base: &Path,
+    extractor: &Extractor,
+) -> Result<FeatureSpace, NoInceptionWeights> {
     match extractor {
         Extractor::RandomConv { seed } => Ok(FeatureSpace::RandomConv { seed: *seed }),
         Extractor::InceptionV3 { weights: Some(w) } => Ok(FeatureSpace::InceptionV3 {
@@ -418,9 +426,7 @@ pub fn feature_space(base: &Path, extractor: &Extractor) -> Result<FeatureSpace,
         }),
         Extractor::InceptionV3 { weights: None } => std::env::var_os("HEIST_INCEPTION_WEIGHTS")
             .map(|w| FeatureSpace::InceptionV3 { weights: w.into() })
-            .ok_or_else(|| {
-                "FID needs pytorch-fid's Inception v3 weights: give `weights = \"...\"` in the metric or set HEIST_INCEPTION_WEIGHTS (heist downloads nothing), or use `extractor = random_conv`".to_string()
-            }),
+            .ok_or(NoInceptionWeights),
     }
 }
 
@@ -448,7 +454,8 @@ fn measure(
 ) -> Result<f64, Failure> {
     match metric {
         Metric::Fid { extractor } | Metric::Kid { extractor } => {
-            let space = feature_space(&cx.base, extractor).map_err(JobError::Unsupported)?;
+            let space = feature_space(&cx.base, extractor)
+                .map_err(|e| JobError::Unsupported(e.to_string()))?;
             let name = serde_json::to_string(extractor).expect("serialises");
             for (images, set) in [(reference, reference_set), (test, test_set)] {
                 if let std::collections::btree_map::Entry::Vacant(slot) =

@@ -157,7 +157,7 @@ fn victim_generator(
 
 fn save(g: &Generator, out: &Path, log: &mut String) -> Result<(), SingleError> {
     g.save(out)
-        .map_err(|e| fail(Code::Io, e, "choose a writable --out path"))?;
+        .map_err(|e| fail(Code::Io, e.to_string(), "choose a writable --out path"))?;
     let _ = writeln!(log, "weights: {}", out.display());
     Ok(())
 }

@@ -10,6 +10,7 @@ use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PytorchStore};
 
 use super::cyclegan::ResnetGenerator;
 use super::pix2pix::UnetGenerator;
+use super::WeightsError;
 
 /// The reference key of a U-Net tensor (`levels.2.up_norm.weight` ->
 /// `model.model.1.model.3.model.6.weight`).
@@ -67,7 +68,7 @@ fn load<M: Module + ModuleSnapshot>(
     mut module: M,
     path: &Path,
     key: impl Fn(&str) -> Option<String>,
-) -> Result<M, String> {
+) -> Result<M, WeightsError> {
     let names: Vec<String> = module
         .collect(None, Some(Box::new(BurnToPyTorchAdapter)), false)
         .iter()
@@ -75,23 +76,23 @@ fn load<M: Module + ModuleSnapshot>(
         .collect();
     let mut store = PytorchStore::from_file(path).allow_partial(true);
     for name in &names {
-        let reference = key(name).ok_or_else(|| format!("no reference key for `{name}`"))?;
+        let reference = key(name)
+            .ok_or_else(|| WeightsError::at(path, format!("no reference key for `{name}`")))?;
         store = store.with_key_remapping(format!("^{}$", regex_escape(&reference)), name.clone());
     }
     let result = module
         .load_from(&mut store)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| WeightsError::unreadable(path, e))?;
     if let Some(error) = result.errors.first() {
-        return Err(format!("{}: {error:?}", path.display()));
+        return Err(WeightsError::at(path, format!("{error:?}")));
     }
     if let Some((missing, _)) = result.missing.first() {
-        return Err(format!(
-            "{}: the reference key `{}` is missing ({} of {} tensors): not a junyanz generator of this configuration",
-            path.display(),
+        return Err(WeightsError::at(path, format!(
+            "the reference key `{}` is missing ({} of {} tensors): not a junyanz generator of this configuration",
             key(&missing.replace(".gamma", ".weight").replace(".beta", ".bias")).unwrap_or_default(),
             result.missing.len(),
             names.len()
-        ));
+        )));
     }
     Ok(module)
 }
@@ -100,7 +101,11 @@ fn regex_escape(s: &str) -> String {
     s.replace('.', "\\.")
 }
 
-pub fn load_unet(g: UnetGenerator, depth: usize, path: &Path) -> Result<UnetGenerator, String> {
+pub fn load_unet(
+    g: UnetGenerator,
+    depth: usize,
+    path: &Path,
+) -> Result<UnetGenerator, WeightsError> {
     load(g, path, |name| unet_key(name, depth))
 }
 
@@ -108,7 +113,7 @@ pub fn load_resnet(
     g: ResnetGenerator,
     blocks: usize,
     path: &Path,
-) -> Result<ResnetGenerator, String> {
+) -> Result<ResnetGenerator, WeightsError> {
     load(g, path, |name| resnet_key(name, blocks))
 }
 
@@ -200,6 +205,9 @@ mod tests {
             Path::new(&format!("{DIR}/resnet.pth")),
         )
         .unwrap_err();
-        assert!(error.contains("`model.12.conv_block.1."), "{error}");
+        assert!(
+            error.to_string().contains("`model.12.conv_block.1."),
+            "{error}"
+        );
     }
 }

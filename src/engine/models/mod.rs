@@ -124,7 +124,7 @@ impl Generator {
     }
 
     /// The weights as `.safetensors` bytes in burn's naming, tensors sorted by name.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WeightsError> {
         match self {
             Generator::Unet(g) => snapshot_bytes(g),
             Generator::Resnet(g) => snapshot_bytes(g),
@@ -134,10 +134,10 @@ impl Generator {
     }
 
     /// The weights as a `.safetensors` file in burn's naming, written atomically.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    pub fn save(&self, path: &Path) -> Result<(), WeightsError> {
         let bytes = self.to_bytes()?;
         crate::fsutil::write_atomic(path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            .map_err(|e| WeightsError::at(path, format!("cannot write it: {e}")))
     }
 
     /// Loads weights saved by [`Generator::save`] (`.safetensors`), or junyanz's PyTorch state
@@ -147,12 +147,11 @@ impl Generator {
         architecture: &Architecture,
         path: &Path,
         device: &Device,
-    ) -> Result<Generator, String> {
+    ) -> Result<Generator, WeightsError> {
         if path.extension().is_some_and(|e| e == "pth" || e == "pt") {
             return Generator::import_pytorch(architecture, path, device);
         }
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|e| WeightsError::unreadable(path, e))?;
         let mut g = Generator::build(architecture, device);
         let result = match &mut g {
             Generator::Unet(m) => load_bytes(m, bytes),
@@ -160,7 +159,7 @@ impl Generator {
             Generator::Ugatit(m) => load_bytes(m, bytes),
             Generator::SrResNet(m) => load_bytes(m, bytes),
         };
-        result.map_err(|e| format!("{}: {e}", path.display()))?;
+        result.map_err(|e| e.of(path))?;
         Ok(g)
     }
 }
@@ -174,7 +173,7 @@ impl Generator {
         architecture: &Architecture,
         path: &Path,
         device: &Device,
-    ) -> Result<Generator, String> {
+    ) -> Result<Generator, WeightsError> {
         match architecture {
             Architecture::Pix2pix(a) => junyanz::load_unet(UnetGenerator::new(a, 3, device), a.unet_depth as usize, path)
                 .map(Generator::Unet),
@@ -182,9 +181,9 @@ impl Generator {
                 junyanz::load_resnet(ResnetGenerator::new(a, 3, device), a.residual_blocks as usize, path)
                     .map(Generator::Resnet)
             }
-            _ => Err(format!(
-                "{}: PyTorch weights are read for pix2pix and cyclegan (junyanz's layout); save other models with heist (.safetensors)",
-                path.display()
+            _ => Err(WeightsError::at(
+                path,
+                "PyTorch weights are read for pix2pix and cyclegan (junyanz's layout); save other models with heist (.safetensors)",
             )),
         }
     }
@@ -193,15 +192,20 @@ impl Generator {
 /// Running statistics (BatchNorm's, spectral normalisation's `u`) hold their latest update
 /// aside until the next forward pass; `valid()` folds it in, so the bytes are the module as
 /// trained.
-pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, String> {
+pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>, WeightsError> {
     let mut tensors: Vec<NamedTensor> = module
         .valid()
         .collect(None, None, false)
         .iter()
         .map(|t| {
-            let bytes = t.to_bytes().map_err(|e| format!("{}: {e:?}", t.name))?;
+            let bytes = t
+                .to_bytes()
+                .map_err(|e| WeightsError::new(format!("{}: {e:?}", t.name)))?;
             if bytes.len() != 4 * t.shape.iter().product::<usize>() {
-                return Err(format!("{}: only f32 weights can be saved", t.name));
+                return Err(WeightsError::new(format!(
+                    "{}: only f32 weights can be saved",
+                    t.name
+                )));
             }
             Ok(NamedTensor {
                 name: t.name.clone(),
@@ -212,7 +216,7 @@ pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>,
                     .collect(),
             })
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, WeightsError>>()?;
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(crate::nn::safetensors_bytes(&tensors))
 }
@@ -222,24 +226,24 @@ pub fn snapshot_bytes<M: Module + ModuleSnapshot>(module: &M) -> Result<Vec<u8>,
 pub fn load_bytes<M: Module + ModuleSnapshot>(
     module: &mut M,
     bytes: Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), WeightsError> {
     let expected: Vec<(String, Vec<usize>)> = module
         .collect(None, None, false)
         .iter()
         .map(|t| (t.name.clone(), t.shape.to_vec()))
         .collect();
-    let header = crate::nn::safetensors_header(&bytes)?;
+    let header = crate::nn::safetensors_header(&bytes).map_err(WeightsError::new)?;
     for (name, shape) in &expected {
         match header.iter().find(|(n, _)| n == name) {
             None => {
-                return Err(format!(
+                return Err(WeightsError::new(format!(
                     "the weights lack `{name}`: they are not of this architecture (or of another size)"
-                ))
+                )))
             }
             Some((_, found)) if found != shape => {
-                return Err(format!(
+                return Err(WeightsError::new(format!(
                     "`{name}` is {found:?} in the file but {shape:?} in this architecture: the weights are of another size or model"
-                ))
+                )))
             }
             _ => {}
         }
@@ -248,14 +252,54 @@ pub fn load_bytes<M: Module + ModuleSnapshot>(
         .iter()
         .find(|(n, _)| !expected.iter().any(|(e, _)| e == n))
     {
-        return Err(format!(
+        return Err(WeightsError::new(format!(
             "the file has `{name}`, which this architecture does not: the weights are of another model"
-        ));
+        )));
     }
     let mut store = SafetensorsStore::from_bytes(Some(bytes));
-    let result = module.load_from(&mut store).map_err(|e| e.to_string())?;
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::new(e.to_string()))?;
     if let Some(error) = result.errors.first() {
-        return Err(format!("{error:?}"));
+        return Err(WeightsError::new(format!("{error:?}")));
     }
     Ok(())
+}
+
+/// Why weights cannot be read, used or written: the file (when there is one) and what is
+/// wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{reason}", path.as_ref().map_or(String::new(), |p| format!("{}: ", p.display())))]
+pub struct WeightsError {
+    pub path: Option<std::path::PathBuf>,
+    pub reason: String,
+}
+
+impl WeightsError {
+    pub fn new(reason: impl Into<String>) -> WeightsError {
+        WeightsError {
+            path: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// A problem with the file at `path`.
+    pub fn at(path: &Path, reason: impl Into<String>) -> WeightsError {
+        WeightsError {
+            path: Some(path.to_path_buf()),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn unreadable(path: &Path, e: impl std::fmt::Display) -> WeightsError {
+        WeightsError::at(path, format!("cannot read it: {e}"))
+    }
+
+    /// The same problem, found in the file at `path`.
+    pub fn of(self, path: &Path) -> WeightsError {
+        WeightsError {
+            path: Some(path.to_path_buf()),
+            ..self
+        }
+    }
 }

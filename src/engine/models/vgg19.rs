@@ -12,6 +12,7 @@ use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, Safetensor
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::WeightsError;
 use crate::nn::conv2d;
 use crate::sema::program::{Vgg19Layer as Layer, VGG19_BLOCKS as BLOCKS};
 
@@ -82,8 +83,8 @@ impl Vgg19 {
     /// Loads torchvision's VGG19 weights (`vgg19-dcbb9e9d.pth`, a state dict with
     /// `features.N.weight`/`bias`; the classifier is not read) or a `.safetensors` with the same
     /// keys, up to `layer`. Every convolution up to it must be there with its shape.
-    pub fn load(path: &Path, layer: &str, device: &Device) -> Result<Vgg19, String> {
-        let layer = Layer::parse(layer)?;
+    pub fn load(path: &Path, layer: &str, device: &Device) -> Result<Vgg19, WeightsError> {
+        let layer = Layer::parse(layer).map_err(WeightsError::new)?;
         let mut vgg = Vgg19::build(layer, device);
         // torchvision's `features.N` to burn's `convs.K`, for the convolutions up to `layer`.
         let keys: Vec<(String, String)> = (0..layer.convolutions)
@@ -97,10 +98,8 @@ impl Vgg19 {
             .collect();
         let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
         let result = if is_safetensors {
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            crate::nn::safetensors_header(&bytes)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let bytes = std::fs::read(path).map_err(|e| WeightsError::unreadable(path, e))?;
+            crate::nn::safetensors_header(&bytes).map_err(|e| WeightsError::at(path, e))?;
             let mut store = SafetensorsStore::from_bytes(Some(bytes))
                 .with_from_adapter(PyTorchToBurnAdapter)
                 .allow_partial(true);
@@ -119,9 +118,9 @@ impl Vgg19 {
                 .load_from(&mut store)
                 .map_err(|e| e.to_string())
         }
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| WeightsError::unreadable(path, e))?;
         if let Some(error) = result.errors.first() {
-            return Err(format!("{}: {error:?}", path.display()));
+            return Err(WeightsError::at(path, format!("{error:?}")));
         }
         // The first missing tensor in the network's order (the store reports them unordered).
         let first_missing = result
@@ -133,15 +132,14 @@ impl Vgg19 {
             })
             .min();
         if let Some((k, bias)) = first_missing {
-            return Err(format!(
-                "{}: `features.{}.{}` is missing ({} of the {} tensors up to {}): not torchvision's VGG19, or cut short",
-                path.display(),
+            return Err(WeightsError::at(path, format!(
+                "`features.{}.{}` is missing ({} of the {} tensors up to {}): not torchvision's VGG19, or cut short",
                 torchvision_index(k),
                 if bias { "bias" } else { "weight" },
                 result.missing.len(),
                 2 * layer.convolutions,
                 layer_name(layer),
-            ));
+            )));
         }
         vgg.features = vgg.features.no_grad();
         Ok(vgg)
@@ -246,6 +244,9 @@ mod tests {
 
         // The file stops at relu2_2: a deeper layer names the first tensor it lacks.
         let e = Vgg19::load(&dir.join("vgg19_to_relu2_2.pth"), "relu5_4", &device).unwrap_err();
-        assert!(e.contains("`features.10.weight` is missing"), "{e}");
+        assert!(
+            e.to_string().contains("`features.10.weight` is missing"),
+            "{e}"
+        );
     }
 }

@@ -159,7 +159,7 @@ pub enum TrainError {
     Data(String),
     /// The VGG19 weights of a perceptual content loss cannot be used.
     #[error("the VGG19 content loss: {0}")]
-    ContentWeights(String),
+    ContentWeights(crate::engine::models::WeightsError),
     #[error("training was interrupted after step {step}; its checkpoint is {path}")]
     Interrupted { step: u64, path: String },
 }
