@@ -386,6 +386,9 @@ enum ExtractorName {
     RandomConv,
 }
 
+/// The most jobs at a time: each runs on a thread of its own, and also uses burn's threads.
+const MAX_JOBS: usize = 256;
+
 /// Exit status for a problem in the input (an invalid experiment, a failed check).
 pub(crate) const EXIT_INVALID: u8 = 1;
 /// Exit status for a usage problem (bad flags, unreadable command-line files).
@@ -522,8 +525,13 @@ pub fn run() -> ExitCode {
             executor,
             run,
         } => {
-            if jobs == 0 {
-                return usage(color, "--jobs must be at least 1");
+            if jobs == 0 || jobs > MAX_JOBS {
+                return usage(
+                    color,
+                    &format!(
+                        "--jobs must be between 1 and {MAX_JOBS} (each job also uses every core)"
+                    ),
+                );
             }
             let Some(checkpoint_every) = seconds(checkpoint_every) else {
                 return usage(
@@ -715,7 +723,7 @@ fn with_program(
 
 /// A `--...-every SECONDS` value.
 fn seconds(value: f64) -> Option<std::time::Duration> {
-    (value.is_finite() && value >= 0.0).then(|| std::time::Duration::from_secs_f64(value))
+    std::time::Duration::try_from_secs_f64(value).ok()
 }
 
 /// A usage problem clap's own checks cannot see (a bound, two flags that exclude each other).

@@ -32,6 +32,7 @@ fn exit(error: &RunError) -> u8 {
         | RunError::NoMatch { .. }
         | RunError::Backend(_)
         | RunError::RunDirectory { .. }
+        | RunError::NotARunDirectory { .. }
         | RunError::BadKey { .. } => EXIT_USAGE,
         RunError::Interrupted { .. } => EXIT_INTERRUPTED,
         _ => EXIT_INVALID,

@@ -54,6 +54,26 @@ pub enum JobError {
     Weights(#[from] super::models::WeightsError),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{model} takes {need}, but {data} has a {width}x{height} image (number {index})")]
+    ImageSize {
+        model: String,
+        need: String,
+        data: String,
+        width: u32,
+        height: u32,
+        index: usize,
+    },
+    #[error("victim `{victim}` answered query {query} ({input_width}x{input_height}) with a {width}x{height} image; {expected_width}x{expected_height} was expected")]
+    WrongAnswerSize {
+        victim: String,
+        query: usize,
+        input_width: u32,
+        input_height: u32,
+        width: u32,
+        height: u32,
+        expected_width: u32,
+        expected_height: u32,
+    },
 }
 
 impl JobError {
@@ -66,17 +86,34 @@ impl JobError {
                 "use weights saved by heist for this victim's declared architecture and sizes"
             }
             JobError::Unsupported(_) => "see docs/engine.md for what each victim kind supports",
+            JobError::ImageSize { .. } => {
+                "give the dataset images of a size the model takes (its `size`, or `load_size`/`crop_size` for a folder), or change the model's `image_size`/`depth`"
+            }
+            JobError::WrongAnswerSize { .. } => {
+                "a victim answers each query with an image of the query's size (times the super-resolution scale); check the external program or URL and the victim's `image_size`"
+            }
         }
     }
 }
 
 impl Context<'_> {
+    /// A dataset's samples as a model's inputs (resized and centre-cropped as declared).
     pub fn samples(&self, data: &DataRef) -> Result<Vec<Sample>, DataError> {
-        data::load(self.program, data, &self.base)
+        data::load(self.program, data, &self.base, data::Use::Inputs)
     }
 
     fn images(&self, data: &DataRef) -> Result<Vec<RgbImage>, DataError> {
         Ok(self.samples(data)?.into_iter().map(|s| s.image).collect())
+    }
+
+    /// A dataset's images for training, which crops them at random.
+    fn training_images(&self, data: &DataRef) -> Result<Vec<RgbImage>, DataError> {
+        Ok(
+            data::load(self.program, data, &self.base, data::Use::Training)?
+                .into_iter()
+                .map(|s| s.image)
+                .collect(),
+        )
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
@@ -113,10 +150,27 @@ pub fn train_victim(
         )));
     };
     let data = match data {
-        VictimData::Unpaired { source, style } => TrainingData::Unpaired {
-            source: cx.images(source)?,
-            style: cx.images(style)?,
-        },
+        VictimData::Unpaired { source, style } => {
+            let who = format!("victim `{name}`");
+            let source_images = cx.training_images(source)?;
+            check_training(
+                &who,
+                architecture,
+                &source_images,
+                &format!("`{}`", source.dataset),
+            )?;
+            let style_images = cx.training_images(style)?;
+            check_training(
+                &who,
+                architecture,
+                &style_images,
+                &format!("`{}`", style.dataset),
+            )?;
+            TrainingData::Unpaired {
+                source: source_images,
+                style: style_images,
+            }
+        }
         VictimData::Paired { pairs } => {
             let samples = cx.samples(pairs)?;
             let (inputs, targets) = samples
@@ -216,6 +270,88 @@ pub fn translate(cx: &Context, g: &Generator, inputs: &[RgbImage]) -> Vec<RgbIma
     g.translate(inputs, &cx.device)
 }
 
+/// An attack point's surrogate's outputs for `inputs` (`data` names them in messages), once
+/// their sizes are checked against its architecture.
+pub fn surrogate_outputs(
+    cx: &Context,
+    attack: &Attack,
+    g: &Generator,
+    inputs: &[RgbImage],
+    data: &str,
+) -> Result<Vec<RgbImage>, JobError> {
+    check_inputs(
+        "the surrogate",
+        &attack.surrogate.architecture,
+        inputs,
+        data,
+    )?;
+    Ok(translate(cx, g, inputs))
+}
+
+/// Images a generator of `architecture` is given have sides it can take: a size it cannot
+/// would stop it deep inside a layer (mismatched skip connections), far from the cause.
+pub fn check_inputs(
+    model: &str,
+    architecture: &Architecture,
+    images: &[RgbImage],
+    data: &str,
+) -> Result<(), JobError> {
+    let (multiple, exactly) = architecture.input_sides();
+    let need = match exactly {
+        Some(side) => format!("{side}x{side} images"),
+        None if multiple > 1 => format!("images whose sides are multiples of {multiple}"),
+        None => return Ok(()),
+    };
+    for (index, image) in images.iter().enumerate() {
+        let (w, h) = image.dimensions();
+        let fits = match exactly {
+            Some(side) => (w, h) == (side, side),
+            None => w.is_multiple_of(multiple) && h.is_multiple_of(multiple) && w > 0 && h > 0,
+        };
+        if !fits {
+            return Err(JobError::ImageSize {
+                model: format!(
+                    "{model} ({})",
+                    crate::engine::train::architecture_name(architecture)
+                ),
+                need,
+                data: data.to_string(),
+                width: w,
+                height: h,
+                index,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Training images are at least the random crop training takes from them.
+fn check_training(
+    model: &str,
+    architecture: &Architecture,
+    images: &[RgbImage],
+    data: &str,
+) -> Result<(), JobError> {
+    let crop = architecture.training_crop();
+    for (index, image) in images.iter().enumerate() {
+        let (w, h) = image.dimensions();
+        if w < crop || h < crop {
+            return Err(JobError::ImageSize {
+                model: format!(
+                    "training {model} ({})",
+                    crate::engine::train::architecture_name(architecture)
+                ),
+                need: format!("images of at least {crop}x{crop} (its training crop)"),
+                data: data.to_string(),
+                width: w,
+                height: h,
+                index,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// An attack point's queries and what the victim answered, as its API serves them.
 pub struct Answered {
     pub inputs: Vec<RgbImage>,
@@ -245,7 +381,18 @@ pub fn ask_victim(
         attack.max_queries,
     )?;
     let inputs = query_inputs(cx, attack, point)?;
+    if let Some(architecture) = victim_architecture(cx, &attack.victim) {
+        let who = format!("victim `{}`", attack.victim);
+        check_inputs(
+            &who,
+            architecture,
+            &inputs,
+            &format!("the queries of `{}`", attack.queries.dataset),
+        )?;
+    }
     let answers = victim.query(&inputs)?;
+    let scale = victim_scale(cx, &attack.victim).unwrap_or(attack.surrogate.architecture.scale());
+    check_answers(&attack.victim, &inputs, &answers, scale)?;
     let defended = defense::apply(
         &cx.program.victims[&attack.victim].defenses,
         &inputs,
@@ -269,11 +416,67 @@ pub fn victim_outputs(
     name: &str,
     trained: Option<Generator>,
     inputs: &[RgbImage],
+    data: &str,
 ) -> Result<Vec<RgbImage>, JobError> {
+    if let Some(architecture) = victim_architecture(cx, name) {
+        check_inputs(&format!("victim `{name}`"), architecture, inputs, data)?;
+    }
     let mut victim = open_victim(cx, name, trained, 0.0, None)?;
     let answers = victim.query(inputs)?;
+    let scale = victim_scale(cx, name).or_else(|| {
+        // An external victim's scale is that of the surrogates attacks train on its answers.
+        cx.program
+            .attacks
+            .values()
+            .find(|a| a.victim == name)
+            .map(|a| a.surrogate.architecture.scale())
+    });
+    if let Some(scale) = scale {
+        check_answers(name, inputs, &answers, scale)?;
+    }
     let defenses = &cx.program.victims[name].defenses;
     Ok(defense::apply(defenses, inputs, answers, &cx.device).answers)
+}
+
+/// The architecture of a victim heist builds (`None` for external victims).
+fn victim_architecture<'p>(cx: &Context<'p>, name: &str) -> Option<&'p Architecture> {
+    match &cx.program.victims[name].model {
+        VictimModel::Trained { architecture, .. } | VictimModel::Weights { architecture, .. } => {
+            Some(architecture)
+        }
+        VictimModel::Command { .. } | VictimModel::Http { .. } => None,
+    }
+}
+
+/// The upscaling factor of a victim heist builds (`None` for external victims).
+fn victim_scale(cx: &Context, name: &str) -> Option<u32> {
+    victim_architecture(cx, name).map(Architecture::scale)
+}
+
+/// Every answer is its query's size times `scale`: an answer of another size would reach a
+/// surrogate's training or a metric and fail there, far from its cause.
+fn check_answers(
+    victim: &str,
+    inputs: &[RgbImage],
+    answers: &[RgbImage],
+    scale: u32,
+) -> Result<(), JobError> {
+    for (query, (input, answer)) in inputs.iter().zip(answers).enumerate() {
+        let expected = (input.width() * scale, input.height() * scale);
+        if answer.dimensions() != expected {
+            return Err(JobError::WrongAnswerSize {
+                victim: victim.to_string(),
+                query,
+                input_width: input.width(),
+                input_height: input.height(),
+                width: answer.width(),
+                height: answer.height(),
+                expected_width: expected.0,
+                expected_height: expected.1,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The images an attack point sends to the victim: the point's nested fraction of the
@@ -318,6 +521,7 @@ pub fn train_surrogate(
             "surrogates learn from (query, answer) pairs: use pix2pix or srresnet".into(),
         ));
     }
+    check_training("the surrogate", a, &inputs, "the attack's queries")?;
     let data = TrainingData::Paired {
         inputs,
         targets: answers,

@@ -88,20 +88,10 @@ pub fn write(doc: &Document, formats: &[Format], out: &Path) -> Result<Vec<PathB
         }
         crate::fsutil::write_atomic(&path, &bytes).map_err(|e| failed(&path, e))?;
     }
-    let old = tempfile::Builder::new()
-        .prefix(&format!(".{name}.old-"))
-        .tempdir_in(parent)
-        .map_err(|e| failed(parent, e))?;
-    let old_report = old.path().join(&name);
-    if out.exists() {
-        std::fs::rename(out, &old_report).map_err(|e| failed(out, e))?;
-    }
     let staged = staging.keep();
-    if let Err(e) = std::fs::rename(&staged, out) {
-        let _ = std::fs::rename(&old_report, out);
+    if let Err(e) = crate::fsutil::replace_dir(&staged, out) {
         let _ = std::fs::remove_dir_all(&staged);
         return Err(failed(out, e));
     }
-    crate::fsutil::sync_dir(parent).map_err(|e| failed(parent, e))?;
     Ok(formats.iter().map(|f| out.join(main_file(*f))).collect())
 }

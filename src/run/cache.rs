@@ -19,8 +19,33 @@ struct Manifest {
     key: Key,
     /// File name -> SHA-256.
     files: BTreeMap<String, String>,
-    /// Whatever the job wants to remember (losses, query counts, timings).
+    /// Whatever the job wants to remember (metric values, query counts, losses, timings).
     meta: serde_json::Value,
+    /// The SHA-256 of the three fields above (their canonical JSON): the numbers in `meta` are
+    /// results too, and a file dropped from `files` would shrink an image set unnoticed.
+    /// Absent in entries of heists before it, which are not trusted.
+    #[serde(default)]
+    sha256: Option<String>,
+}
+
+impl Manifest {
+    fn checksum(key: &Key, files: &BTreeMap<String, String>, meta: &serde_json::Value) -> String {
+        sha256_hex(&serde_json::to_vec(&(key, files, meta)).expect("JSON values serialise"))
+    }
+
+    /// Why the manifest cannot be trusted, if it cannot.
+    fn problem(&self, key: &Key) -> Option<String> {
+        if self.key != *key {
+            return Some("entry.json belongs to another key".into());
+        }
+        match &self.sha256 {
+            None => Some("entry.json has no checksum (written by an older heist)".into()),
+            Some(sum) if *sum != Manifest::checksum(&self.key, &self.files, &self.meta) => Some(
+                "entry.json does not match its checksum (its recorded values were changed)".into(),
+            ),
+            Some(_) => None,
+        }
+    }
 }
 
 /// A complete, verified entry.
@@ -91,7 +116,10 @@ impl Cache {
 
     /// Whether a complete entry exists (without verifying its files: see [`Cache::get`]).
     pub fn contains(&self, key: &Key) -> bool {
-        self.dir(key).join("entry.json").is_file()
+        fs::read(self.dir(key).join("entry.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+            .is_some_and(|m| m.problem(key).is_none())
     }
 
     /// The entry of `key`, verified against its sums.
@@ -104,7 +132,7 @@ impl Cache {
         };
         let why = match serde_json::from_slice::<Manifest>(&manifest) {
             Err(e) => format!("entry.json is unreadable ({e})"),
-            Ok(m) if m.key != *key => "entry.json belongs to another key".to_string(),
+            Ok(m) if m.problem(key).is_some() => m.problem(key).expect("a problem"),
             Ok(m) => {
                 let mut problem = None;
                 for (name, sum) in &m.files {
@@ -167,6 +195,7 @@ impl Cache {
                 sums.insert(name.to_string(), sha256_hex(bytes));
             }
             let manifest = Manifest {
+                sha256: Some(Manifest::checksum(key, &sums, &meta)),
                 key: key.clone(),
                 files: sums,
                 meta: meta.clone(),
@@ -496,6 +525,62 @@ mod tests {
         fs::create_dir_all(cache.dir(&key)).unwrap();
         fs::write(cache.dir(&key).join("weights.safetensors"), b"partial").unwrap();
         assert!(matches!(cache.get(&key).unwrap(), Lookup::Miss));
+        let _ = fs::remove_dir_all(root);
+    }
+
+    /// Edits `entry.json` of `key` as a JSON value.
+    fn tamper(cache: &Cache, key: &Key, edit: impl Fn(&mut serde_json::Value)) {
+        let path = cache.dir(key).join("entry.json");
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        edit(&mut json);
+        fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn recorded_values_and_file_lists_are_verified_too() {
+        let root = scratch("meta");
+        let cache = Cache::open(&root).unwrap();
+        let key = Key::of(&"evaluate");
+        let put = || {
+            cache
+                .put(
+                    &key,
+                    &[("output-00000.png", b"a"), ("output-00001.png", b"b")],
+                    serde_json::json!({"values": [{"value": 0.25}]}),
+                )
+                .unwrap()
+        };
+        put();
+        assert!(cache.contains(&key));
+        // One digit of a metric value.
+        tamper(&cache, &key, |j| {
+            j["meta"]["values"][0]["value"] = 0.35.into()
+        });
+        assert!(!cache.contains(&key), "not counted as cached either");
+        match cache.get(&key).unwrap() {
+            Lookup::Corrupt { why } => assert!(why.contains("checksum"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(cache.get(&key).unwrap(), Lookup::Miss), "removed");
+        // A file dropped from the list would shrink an image set.
+        put();
+        tamper(&cache, &key, |j| {
+            j["files"]
+                .as_object_mut()
+                .unwrap()
+                .remove("output-00001.png");
+        });
+        assert!(matches!(cache.get(&key).unwrap(), Lookup::Corrupt { .. }));
+        // An entry of an older heist, without a checksum, is not trusted.
+        put();
+        tamper(&cache, &key, |j| {
+            j.as_object_mut().unwrap().remove("sha256");
+        });
+        match cache.get(&key).unwrap() {
+            Lookup::Corrupt { why } => assert!(why.contains("older heist"), "{why}"),
+            other => panic!("{other:?}"),
+        }
         let _ = fs::remove_dir_all(root);
     }
 

@@ -1,5 +1,9 @@
 //! The run directory a run leaves (design.md): `results.csv` and `results.parquet`,
-//! `manifest.yaml`, `samples/`, `ratings/` and `logs/run.log`, each file written atomically.
+//! `manifest.yaml`, `samples/`, `ratings/` and `logs/run.log`. It is written as one unit: into
+//! a staging folder beside `--out`, made before any job runs (so an unwritable place is found
+//! first), then put in place in one step. A folder heist did not write is never written into;
+//! a run directory it did write is replaced whole, so two runs' files never mix and a failed
+//! rewrite leaves the old one as it was.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -29,6 +33,76 @@ pub(super) struct Run<'a> {
     pub started: SystemTime,
     /// `logs/run.log`.
     pub log: &'a str,
+}
+
+/// Where a run directory is being written, until [`Staging::commit`] puts it at `out`.
+pub(super) struct Staging {
+    out: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// Why `--out` cannot take a run directory.
+#[derive(Debug)]
+pub(super) enum OutProblem {
+    /// A folder (or file) with other contents.
+    NotOurs,
+    Io(std::io::Error),
+}
+
+/// Whether `dir` is a run directory heist wrote (its manifest says so).
+pub fn is_run_directory(dir: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Written {
+        #[allow(dead_code)]
+        heist: String,
+        #[allow(dead_code)]
+        experiment: String,
+    }
+    std::fs::read(dir.join("manifest.yaml"))
+        .ok()
+        .and_then(|b| serde_norway::from_slice::<Written>(&b).ok())
+        .is_some()
+}
+
+impl Staging {
+    /// Checks that `out` is new, empty or a run directory, and makes the staging folder beside
+    /// it.
+    pub fn prepare(out: &Path) -> Result<Staging, OutProblem> {
+        let out = std::path::absolute(out).map_err(OutProblem::Io)?;
+        let Some(parent) = out.parent() else {
+            return Err(OutProblem::NotOurs); // the root of the file system
+        };
+        if out.exists() {
+            let empty = out
+                .read_dir()
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !out.is_dir() || !(empty || is_run_directory(&out)) {
+                return Err(OutProblem::NotOurs);
+            }
+        }
+        std::fs::create_dir_all(parent).map_err(OutProblem::Io)?;
+        let name = out
+            .file_name()
+            .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.writing-"))
+            .tempdir_in(parent)
+            .map_err(OutProblem::Io)?;
+        Ok(Staging { out, dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Puts the written run directory at `out`, replacing one that was there.
+    pub fn commit(self) -> std::io::Result<()> {
+        let staged = self.dir.keep();
+        crate::fsutil::replace_dir(&staged, &self.out).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&staged);
+        })
+    }
 }
 
 /// `runs/<experiment>-<UTC time>`.
@@ -66,8 +140,8 @@ pub(super) fn summarise(
     }
 }
 
-/// Writes the run directory into `out`.
-pub(super) fn write(run: &Run, out: &Path) -> std::io::Result<()> {
+/// Writes the run directory into `out` (the staging folder), and names it `run_id`.
+pub(super) fn write(run: &Run, out: &Path, run_id: &str) -> std::io::Result<()> {
     write_atomic(&out.join("results.csv"), &results::csv(run.rows))?;
     let parquet = super::parquet::parquet(run.rows).map_err(std::io::Error::other)?;
     write_atomic(&out.join("results.parquet"), &parquet)?;
@@ -85,9 +159,7 @@ pub(super) fn write(run: &Run, out: &Path) -> std::io::Result<()> {
         heist: env!("CARGO_PKG_VERSION").into(),
         experiment: run.plan.experiment.clone(),
         file: run.file.display().to_string(),
-        run_id: out
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        run_id: run_id.to_string(),
         started: manifest::utc(run.started),
         finished: manifest::utc(SystemTime::now()),
         command: std::env::args().collect(),

@@ -54,6 +54,12 @@ pub enum RunError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{} is not empty and is not a run directory heist wrote", path.display())]
+    #[diagnostic(
+        code(heist::run_directory),
+        help("heist writes a run directory into a new or empty folder, or replaces one it wrote; choose another --out (the default is runs/<experiment>-<time>)")
+    )]
+    NotARunDirectory { path: PathBuf },
     #[error("`{key}` is not a job key (64 hexadecimal digits)")]
     #[diagnostic(
         code(heist::usage),

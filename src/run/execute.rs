@@ -111,11 +111,18 @@ pub fn run(
             let outputs = match model {
                 Subject::Victim(name) => {
                     let trained = trained_victim(cx, name, deps.first().copied())?;
-                    jobs::victim_outputs(cx, name, trained, &inputs)?
+                    jobs::victim_outputs(
+                        cx,
+                        name,
+                        trained,
+                        &inputs,
+                        &format!("`{}`", data.dataset),
+                    )?
                 }
                 Subject::Surrogate { attack, .. } => {
                     let g = surrogate(cx, attack, deps[0])?;
-                    jobs::translate(cx, &g, &inputs)
+                    let a = &program.attacks[attack];
+                    jobs::surrogate_outputs(cx, a, &g, &inputs, &format!("`{}`", data.dataset))?
                 }
             };
             Artefacts {
@@ -369,9 +376,9 @@ fn watermark_accuracy(
             .sum::<f64>()
     };
     // (query, its triggered answer, its clean answer)
-    let share = |cases: &[(usize, RgbImage, RgbImage)]| -> f64 {
+    let share = |cases: &[(usize, RgbImage, RgbImage)]| -> Result<f64, Failure> {
         let asked: Vec<RgbImage> = cases.iter().map(|c| inputs[c.0].clone()).collect();
-        let replies = jobs::translate(cx, &g, &asked);
+        let replies = jobs::surrogate_outputs(cx, a, &g, &asked, "the watermarked queries")?;
         let hits = replies
             .iter()
             .zip(cases)
@@ -379,7 +386,7 @@ fn watermark_accuracy(
                 distance(reply, triggered) < distance(reply, clean)
             })
             .count();
-        hits as f64 / cases.len() as f64
+        Ok(hits as f64 / cases.len() as f64)
     };
     let marked: Vec<(usize, RgbImage, RgbImage)> = picked
         .iter()
@@ -391,8 +398,12 @@ fn watermark_accuracy(
         .take(picked.len())
         .map(|j| (j, jobs::triggered(trigger, &answers[j]), answers[j].clone()))
         .collect();
-    let control = (!control.is_empty()).then(|| share(&control));
-    Ok(Some((share(&marked), control)))
+    let control = if control.is_empty() {
+        None
+    } else {
+        Some(share(&control)?)
+    };
+    Ok(Some((share(&marked)?, control)))
 }
 
 fn load_images(cx: &Context, data: &DataRef) -> Result<Vec<Image>, Failure> {

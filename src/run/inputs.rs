@@ -50,10 +50,16 @@ fn dataset(program: &Program, data: &DataRef, base: &Path) -> Result<Value, Inpu
             "files": listing(&base.join(path), &format!("the folder of dataset `{}`", data.dataset))?,
         }),
     };
-    Ok(json!({
+    let mut value = json!({
         "source": source, "part": data.part, "load_size": d.load_size,
         "crop_size": d.crop_size, "limit": d.limit,
-    }))
+    });
+    // Folder images are cut to `crop_size` as models' inputs since this was added (before,
+    // it was recorded but not applied): entries made without it are not reused.
+    if d.crop_size.is_some() && matches!(d.source, DatasetSource::Folder { .. }) {
+        value["crop"] = "centre of the loaded image for inputs, random in training".into();
+    }
+    Ok(value)
 }
 
 /// SHA-256 over the relative paths, sizes and modification times of every file under `root`.

@@ -256,9 +256,27 @@ pub(super) fn run_one(
             interrupt: &options.interrupt,
             log,
         };
-        let result = execute::run(cx, job, &deps, checkpoint.as_ref(), &mut observer);
+        // A panic anywhere below (burn, a kernel, a bug) fails this job, not the run: the
+        // others finish and the run directory is written.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute::run(cx, job, &deps, checkpoint.as_ref(), &mut observer)
+        }));
         observer.finish();
         result
+    };
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            return failed(
+                format!("it stopped on an internal error: {message}"),
+                "this is a bug in heist (the sizes or data that reached a model were not checked first); please report it with the experiment file".into(),
+            );
+        }
     };
     match result {
         Err(execute::Failure::Job(JobError::Train(TrainError::Interrupted { step, .. }))) => {

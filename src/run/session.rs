@@ -132,9 +132,12 @@ impl<'a> Session<'a> {
             .out
             .clone()
             .unwrap_or_else(|| directory::default_out(&self.plan.experiment, started));
-        std::fs::create_dir_all(out.join("logs")).map_err(|source| RunError::RunDirectory {
-            path: out.clone(),
-            source,
+        let staging = directory::Staging::prepare(&out).map_err(|problem| match problem {
+            directory::OutProblem::NotOurs => RunError::NotARunDirectory { path: out.clone() },
+            directory::OutProblem::Io(source) => RunError::RunDirectory {
+                path: out.clone(),
+                source,
+            },
         })?;
         let studies = studies::user_studies(self.program, &self.base).map_err(|(study, e)| {
             RunError::UserStudy {
@@ -179,7 +182,10 @@ impl<'a> Session<'a> {
         let mut rows = results::rows(self.program, &self.plan, &executed);
         rows.extend(studies.iter().flat_map(|s| s.rows.iter().cloned()));
         let summary = directory::summarise(&self.plan, &executed, &rows, clock);
-        directory::write(
+        let run_id = out
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let written = directory::write(
             &directory::Run {
                 file: &self.file,
                 cx: &cx,
@@ -191,12 +197,15 @@ impl<'a> Session<'a> {
                 started,
                 log: &log.text(),
             },
-            &out,
-        )
-        .map_err(|source| RunError::RunDirectory {
-            path: out.clone(),
-            source,
-        })?;
+            staging.path(),
+            &run_id,
+        );
+        written
+            .and_then(|()| staging.commit())
+            .map_err(|source| RunError::RunDirectory {
+                path: out.clone(),
+                source,
+            })?;
         Ok(RunOutcome { out, summary })
     }
 

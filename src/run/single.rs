@@ -62,6 +62,8 @@ impl SingleError {
                 JobError::Query(_) => Code::Query,
                 JobError::Weights(_) => Code::Weights,
                 JobError::Unsupported(_) => Code::Incompatible,
+                JobError::WrongAnswerSize { .. } => Code::Query,
+                JobError::ImageSize { .. } => Code::ImageSize,
             },
             SingleError::Usage { code, .. } => *code,
         }

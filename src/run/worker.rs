@@ -108,16 +108,34 @@ pub fn work(request: &WorkRequest, reporter: &dyn Reporter) -> Result<Worked, Ru
         });
     }
     let d: Description = read_json(&path, &key.0)?;
-    if d.format != DESCRIPTION_FORMAT || d.job.key != key {
+    // The key is the hash of the spec: a description whose spec was changed is another job.
+    if d.format != DESCRIPTION_FORMAT || d.job.key != key || Key::of(&d.job.spec) != key {
         return Err(RunError::BadDescription {
             key: key.0,
             reason: format!(
-                "format {} for job {} (this heist reads format {DESCRIPTION_FORMAT})",
-                d.format, d.job.key
+                "format {} for job {}, whose spec hashes to {} (this heist reads format {DESCRIPTION_FORMAT} of the job it names)",
+                d.format,
+                d.job.key,
+                Key::of(&d.job.spec)
             ),
         });
     }
-    let program: Program = read_json(&cache.program(&d.program), &key.0)?;
+    let program_path = cache.program(&d.program);
+    let program_bytes = std::fs::read(&program_path).map_err(|e| RunError::BadDescription {
+        key: key.0.clone(),
+        reason: format!("{}: {e}", program_path.display()),
+    })?;
+    if sha256_hex(&program_bytes) != d.program {
+        return Err(RunError::BadDescription {
+            key: key.0.clone(),
+            reason: format!("{} does not match its checksum", program_path.display()),
+        });
+    }
+    let program: Program =
+        serde_json::from_slice(&program_bytes).map_err(|e| RunError::BadDescription {
+            key: key.0.clone(),
+            reason: format!("{}: {e}", program_path.display()),
+        })?;
     let job = &d.job;
     if let Lookup::Hit(_) = cache.get(&key).map_err(cache_failed)? {
         return Ok(Worked::Cached { id: job.id.clone() });

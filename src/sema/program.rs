@@ -236,6 +236,29 @@ impl Architecture {
         }
     }
 
+    /// The input sizes its generator takes: sides a multiple of `.0` (its down-samplings), or,
+    /// with `.1`, exactly that size (a layer sized to the image).
+    pub fn input_sides(&self) -> (u32, Option<u32>) {
+        match self {
+            Architecture::Pix2pix(a) => (1 << a.unet_depth, None),
+            Architecture::Cyclegan(_) => (4, None),
+            Architecture::Ugatit(a) if a.light => (4, None),
+            Architecture::Ugatit(a) => (4, Some(a.image_size)),
+            Architecture::Srgan(_) | Architecture::Srresnet(_) => (1, None),
+        }
+    }
+
+    /// The side of the random crops training takes from its input images.
+    pub fn training_crop(&self) -> u32 {
+        match self {
+            Architecture::Pix2pix(a) => a.image_size,
+            Architecture::Cyclegan(a) => a.image_size,
+            Architecture::Ugatit(a) => a.image_size,
+            Architecture::Srgan(a) => a.hr_crop / a.scale,
+            Architecture::Srresnet(a) => a.hr_crop / a.scale,
+        }
+    }
+
     /// Upscaling factor (1 for style transfer).
     pub fn scale(&self) -> u32 {
         match self {

@@ -189,6 +189,33 @@ fn a_command_victim_answers_through_folders_and_its_failures_name_the_query() {
     query_service(&exp, &out)
         .status(1)
         .stderr_has("did not finish within 0.2 s");
+
+    // A timeout stops the victim's whole process tree, not only its shell.
+    let marker = scratch.path("still-running");
+    let exp = external_experiment(
+        &scratch,
+        &format!(
+            "command = \"(sleep 2; touch {}) & sleep 5\"; timeout = 300ms; retries = 0",
+            marker.display()
+        ),
+    );
+    query_service(&exp, &out)
+        .status(1)
+        .stderr_has("did not finish");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(
+        !marker.exists(),
+        "a child of the victim outlived its timeout"
+    );
+
+    // Much more than a pipe's worth of stderr neither stalls the victim nor hides its error.
+    let exp = external_experiment(
+        &scratch,
+        "command = \"yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 300000 >&2; echo out of memory >&2; exit 2\"; timeout = 20s; retries = 0",
+    );
+    query_service(&exp, &out)
+        .status(1)
+        .stderr_has("exited with exit status: 2: out of memory");
 }
 
 /// A one-thread HTTP server on 127.0.0.1 answering each POSTed PNG with its negative, or with

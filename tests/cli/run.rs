@@ -471,12 +471,44 @@ fn a_failing_job_names_itself_and_the_others_finish() {
 
 #[test]
 fn bad_run_flags_are_usage_errors() {
+    for jobs in ["0", "100000"] {
+        Heist::new()
+            .args(["run", TINY, "--jobs", jobs])
+            .run()
+            .status(2)
+            .stderr_has("--jobs must be between 1 and 256");
+    }
+    for every in ["1e20", "-1", "NaN"] {
+        Heist::new()
+            .args(["run", TINY, &format!("--checkpoint-every={every}")])
+            .run()
+            .status(2)
+            .stderr_has("--checkpoint-every takes a number of seconds");
+    }
+    let scratch = Scratch::new(&[("notes/paper.txt", "mine")]);
+    // A folder heist did not write is never written into; nothing runs.
     Heist::new()
-        .args(["run", TINY, "--jobs", "0"])
+        .args([
+            "run",
+            TINY,
+            "--cache",
+            scratch.path("cache").to_str().unwrap(),
+        ])
+        .args(["--out", scratch.path("notes").to_str().unwrap()])
         .run()
         .status(2)
-        .stderr_has("--jobs must be at least 1");
-    let scratch = Scratch::new(&[]);
+        .stderr_has("is not empty and is not a run directory heist wrote");
+    assert_eq!(read(&scratch.path("notes/paper.txt")), "mine");
+    assert_eq!(
+        entries(&scratch.path("cache")),
+        0,
+        "refused before any job ran"
+    );
+    Heist::new()
+        .args(["run", TINY, "--out", "/"])
+        .run()
+        .status(2)
+        .stderr_has("is not a run directory heist wrote");
     Heist::new()
         .args(["run", TINY, "--only", "nothing/like/this"])
         .args(["--cache", scratch.path("cache").to_str().unwrap()])

@@ -49,6 +49,14 @@ pub enum DataError {
         height: u32,
         crop: u32,
     },
+    #[error(
+        "`{path}` leads back into `{target}`, a folder already read: its images would count twice"
+    )]
+    LinkLoop { path: PathBuf, target: PathBuf },
+    #[error(
+        "`{path}` is named like an image but is not a regular file (a pipe, a socket or a device)"
+    )]
+    NotAFile { path: PathBuf },
     #[error("`{path}` is {width}x{height}, not a multiple of the {scale}x super-resolution scale")]
     NotDivisible {
         path: PathBuf,
@@ -67,6 +75,16 @@ pub fn image_files(dir: &Path, layout: Layout) -> Result<Vec<PathBuf>, DataError
         });
     }
     let mut found = Vec::new();
+    // Folders by their real path: a link back into one already read (a loop, or a second
+    // way to the same images) would multiply the dataset.
+    let mut visited = std::collections::BTreeSet::new();
+    let real = |d: &Path| {
+        std::fs::canonicalize(d).map_err(|e| DataError::Unreadable {
+            path: d.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    visited.insert(real(dir)?);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| DataError::Unreadable {
@@ -76,8 +94,16 @@ pub fn image_files(dir: &Path, layout: Layout) -> Result<Vec<PathBuf>, DataError
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
+                let target = real(&path)?;
+                if !visited.insert(target.clone()) {
+                    return Err(DataError::LinkLoop { path, target });
+                }
                 stack.push(path);
             } else if crate::metrics::image::is_image_file(&path) {
+                // Reading a FIFO named `x.png` would wait for ever.
+                if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                    return Err(DataError::NotAFile { path });
+                }
                 found.push(path);
             }
         }
@@ -315,6 +341,29 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&root);
         let _ = std::fs::remove_dir_all(&pairs);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_back_into_the_folder_and_a_pipe_named_png_are_refused() {
+        let root = scratch("loop");
+        write(&root.join("a.png"), 8, 8, 10);
+        std::os::unix::fs::symlink(&root, root.join("again")).unwrap();
+        match image_files(&root, Layout::Plain) {
+            Err(DataError::LinkLoop { path, .. }) => assert!(path.ends_with("again")),
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_file(root.join("again")).unwrap();
+        assert_eq!(image_files(&root, Layout::Plain).unwrap().len(), 1);
+        let fifo = root.join("b.png");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert!(matches!(
+                image_files(&root, Layout::Plain),
+                Err(DataError::NotAFile { .. })
+            ));
+        }
+        let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]

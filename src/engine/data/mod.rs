@@ -11,11 +11,24 @@ use crate::sema::program::{DataRef, DatasetSource, Program};
 
 pub use folder::{DataError, Sample};
 
-/// The samples of a dataset (or one part of it) of a checked program, in a fixed order.
-/// Relative folder paths are taken from `base` (the experiment's folder). Folder images are
-/// resized to the dataset's `load_size`; training crops them randomly, evaluation uses
-/// [`folder::resize_and_crop`].
-pub fn load(program: &Program, data: &DataRef, base: &Path) -> Result<Vec<Sample>, DataError> {
+/// How a dataset's images are prepared: as the reference implementations do, folder images
+/// are resized to `load_size`; for a model's inputs they are then cut to their centre
+/// `crop_size`, for training they are left whole (training crops them at random).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    Training,
+    Inputs,
+}
+
+/// The samples of a dataset (or one part of it) of a checked program, in a fixed order,
+/// prepared for `purpose`. Relative folder paths are taken from `base` (the experiment's
+/// folder).
+pub fn load(
+    program: &Program,
+    data: &DataRef,
+    base: &Path,
+    purpose: Use,
+) -> Result<Vec<Sample>, DataError> {
     let dataset = &program.datasets[&data.dataset];
     match &dataset.source {
         DatasetSource::Synthetic {
@@ -54,14 +67,12 @@ pub fn load(program: &Program, data: &DataRef, base: &Path) -> Result<Vec<Sample
             let root = base.join(path);
             let mut samples =
                 folder::read(&root, *layout, data.part.as_deref(), *scale, dataset.limit)?;
-            if let (Some(load), None) = (dataset.load_size, scale) {
+            if scale.is_none() {
+                let crop = dataset.crop_size.filter(|_| purpose == Use::Inputs);
                 for s in &mut samples {
-                    s.image = image::imageops::resize(
-                        &s.image,
-                        load,
-                        load,
-                        image::imageops::FilterType::CatmullRom,
-                    );
+                    let path = root.join(&s.name);
+                    s.image =
+                        folder::resize_and_crop(s.image.clone(), dataset.load_size, crop, &path)?;
                 }
             }
             Ok(samples)

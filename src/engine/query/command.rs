@@ -40,37 +40,60 @@ impl CommandVictim {
             .command
             .replace("{input}", &shell_quote(input))
             .replace("{output}", &shell_quote(output));
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg("-c")
             .arg(&line)
             .env("HEIST_INPUT", input)
             .env("HEIST_OUTPUT", output)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Its own process group: a timeout ends the victim's whole tree, not only `sh`.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start `{line}`: {e}"))?;
+        // stderr is drained while the program runs (a full pipe would stall it); its tail is
+        // kept for the error message.
+        let stderr = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut tail: Vec<u8> = vec![];
+                let mut buffer = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&buffer[..n]);
+                    if tail.len() > STDERR_TAIL {
+                        tail.drain(..tail.len() - STDERR_TAIL);
+                    }
+                }
+                String::from_utf8_lossy(&tail).into_owned()
+            })
+        });
         let start = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
                 break status;
             }
             if start.elapsed() > self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_tree(&mut child);
                 return Err(format!(
-                    "`{line}` did not finish within {:.1} s",
+                    "`{line}` did not finish within {:.1} s (it and its child processes were stopped)",
                     self.timeout.as_secs_f64()
                 ));
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        // Children left running in the group would keep the pipe open: they go too.
+        kill_tree(&mut child);
+        let stderr = stderr
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
         if !status.success() {
-            let mut stderr = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut stderr);
-            }
             let last = stderr.lines().last().unwrap_or("").trim().to_string();
             return Err(format!(
                 "`{line}` exited with {status}{}",
@@ -95,6 +118,20 @@ impl CommandVictim {
             })
             .collect()
     }
+}
+
+/// How much of a victim's stderr is kept for its error message.
+const STDERR_TAIL: usize = 4096;
+
+/// Ends the program's process group (the `sh` and everything it started), then reaps it.
+fn kill_tree(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    // SAFETY: kill(2) with the negated pid of the group the child leads; no memory is shared.
+    unsafe {
+        libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn file_name(i: usize) -> String {
