@@ -1,5 +1,6 @@
 //! heist's integration tests: the binary run as a user runs it.
 
+mod adversarial;
 mod browser;
 mod diagnostics;
 mod engine;
