@@ -186,6 +186,8 @@ impl Diagnostic {
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// The problems already pushed, for a linear duplicate check.
+    seen: std::collections::HashSet<String>,
 }
 
 impl Diagnostics {
@@ -195,7 +197,7 @@ impl Diagnostics {
 
     pub fn push(&mut self, diagnostic: Diagnostic) {
         // The same problem reached twice (say through `extends`) is reported once.
-        if !self.items.contains(&diagnostic) {
+        if self.seen.insert(format!("{diagnostic:?}")) {
             self.items.push(diagnostic);
         }
     }
@@ -241,15 +243,37 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> S
             .unwrap_or_default()
     });
     let mut out = String::new();
+    // A file with thousands of the same mistake shows the first few of each kind.
+    let mut shown: std::collections::HashMap<Code, usize> = Default::default();
+    let mut hidden: Vec<(Code, usize)> = vec![];
     for diagnostic in sorted {
+        let n = shown.entry(diagnostic.code).or_default();
+        *n += 1;
+        if *n > SHOWN_PER_CODE {
+            match hidden.iter_mut().find(|(c, _)| *c == diagnostic.code) {
+                Some((_, k)) => *k += 1,
+                None => hidden.push((diagnostic.code, 1)),
+            }
+            continue;
+        }
         let view = MietteView::new(diagnostic, sources);
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&diagnostic.message);
             out.push('\n');
         }
     }
+    for (code, n) in hidden {
+        out.push_str(&format!(
+            "... and {n} more {} problem{} like those above (not shown)\n",
+            code.as_str(),
+            if n == 1 { "" } else { "s" }
+        ));
+    }
     out
 }
+
+/// How many diagnostics of one code are rendered.
+const SHOWN_PER_CODE: usize = 20;
 
 /// Renders an error of the library (a `thiserror` type that derives `miette::Diagnostic`)
 /// with the same handler and shape as the diagnostics: `× message`, its code, `help:`. Wide,

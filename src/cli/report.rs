@@ -75,8 +75,14 @@ pub(super) fn parse_tolerance(text: &str) -> Result<(String, f64), String> {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
         None => value.parse::<f64>(),
     };
+    let metric = metric.trim();
+    if crate::run::results::Measure::parse(metric).is_none() {
+        return Err(format!(
+            "--tolerance {text}: `{metric}` is not a metric of the results (fid, kid, ssim, psnr, queries, cost_usd, bit_accuracy, ...)"
+        ));
+    }
     match parsed {
-        Ok(v) if v >= 0.0 && v.is_finite() => Ok((metric.trim().to_string(), v)),
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok((metric.to_string(), v)),
         _ => Err(format!(
             "--tolerance {text}: the tolerance must be a non-negative number or percentage"
         )),

@@ -191,6 +191,18 @@ pub(super) struct RunCommand<'a> {
     pub quiet: bool,
 }
 
+/// `heist cache gc` could not remove everything it should have.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{n} cache entr{} could not be removed (the first: {first})", if *n == 1 { "y" } else { "ies" })]
+#[diagnostic(
+    code(heist::io),
+    help("check that the cache folder is writable by you (HEIST_CACHE, --cache)")
+)]
+struct GcFailed {
+    n: usize,
+    first: String,
+}
+
 /// A run that finished with failed jobs.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{n} job{} failed (see above and {}); the results of the others are in the run directory", plural(*n), log.display())]
@@ -350,20 +362,33 @@ pub(super) fn cache_gc(
         Ok(p) => p,
         Err(e) => return failed(e, color),
     };
-    for (key, why) in &pruned.failures {
-        eprintln!("warning: cannot remove {}: {why}", key.0);
-    }
     let temporary = if pruned.temporary > 0 {
         format!(" and {} leftovers of interrupted runs", pruned.temporary)
     } else {
         String::new()
     };
-    super::print(&format!(
-        "{} {} entries ({}){temporary}\n",
+    let in_use = if pruned.in_use > 0 {
+        format!("; kept {} entries a running run uses", pruned.in_use)
+    } else {
+        String::new()
+    };
+    let printed = super::print(&format!(
+        "{} {} entries ({}){temporary}{in_use}\n",
         if dry_run { "would remove" } else { "removed" },
         pruned.removed,
         bytes(pruned.bytes),
-    ))
+    ));
+    match pruned.failures.first() {
+        None => printed,
+        Some((key, why)) => fail(
+            &GcFailed {
+                n: pruned.failures.len(),
+                first: format!("{}: {why}", key.0),
+            },
+            EXIT_INVALID,
+            color,
+        ),
+    }
 }
 
 fn bytes(n: u64) -> String {

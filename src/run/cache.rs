@@ -85,7 +85,15 @@ pub struct Cache {
 
 impl Cache {
     pub fn open(root: &Path) -> io::Result<Cache> {
-        for sub in ["objects", "tmp", "locks", "checkpoints", "jobs", "programs"] {
+        for sub in [
+            "objects",
+            "tmp",
+            "locks",
+            "checkpoints",
+            "jobs",
+            "programs",
+            "live",
+        ] {
             fs::create_dir_all(root.join(sub))?;
         }
         Ok(Cache {
@@ -313,6 +321,43 @@ impl Cache {
             .join(format!("scratch-{}-{}", std::process::id(), unique()))
     }
 
+    /// Marks a run (or worker) as live on this cache while the guard is held: `gc` keeps what
+    /// it uses. The mark is a locked file; the OS drops the lock when the process dies.
+    pub fn live(&self) -> io::Result<LiveRun> {
+        let path = self
+            .root
+            .join("live")
+            .join(format!("{}-{}.lock", std::process::id(), unique()));
+        let file = File::create(&path)?;
+        file.lock()?;
+        Ok(LiveRun { path, _file: file })
+    }
+
+    /// When the oldest run still holding its [`Cache::live`] mark started.
+    fn live_since(&self) -> Option<std::time::SystemTime> {
+        let mut oldest: Option<std::time::SystemTime> = None;
+        for entry in fs::read_dir(self.root.join("live")).ok()?.flatten() {
+            let path = entry.path();
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            match file.try_lock() {
+                // Nobody holds it: a run that died; its mark goes.
+                Ok(()) => {
+                    let _ = fs::remove_file(&path);
+                }
+                Err(_) => {
+                    let started = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+                    oldest = Some(oldest.map_or(started, |o| o.min(started)));
+                }
+            }
+        }
+        oldest
+    }
+
     /// Where `heist worker` reads what the job of `key` is.
     pub fn description(&self, key: &Key) -> PathBuf {
         self.root.join("jobs").join(format!("{}.json", key.0))
@@ -376,6 +421,8 @@ pub struct Pruned {
     pub bytes: u64,
     /// Leftovers of interrupted runs under `tmp/`.
     pub temporary: usize,
+    /// Entries kept although old enough, because a run that is still going used them.
+    pub in_use: usize,
     /// Entries that could not be removed, with why.
     pub failures: Vec<(Key, String)>,
 }
@@ -412,7 +459,14 @@ impl Cache {
         };
         let age =
             |t: std::time::SystemTime| t.elapsed().map_or(0.0, |d| d.as_secs_f64() / 86_400.0);
+        // A run still going may be about to read what it made or found: entries used since the
+        // oldest live run started are kept, whatever their age.
+        let live_since = self.live_since();
         for e in self.entries()? {
+            if live_since.is_some_and(|since| e.used >= since) {
+                pruned.in_use += 1;
+                continue;
+            }
             if all || age(e.used) > older_than_days {
                 if !dry_run {
                     if let Err(err) = self.remove(&e.key) {
@@ -426,6 +480,10 @@ impl Cache {
         }
         // Checkpoints of training jobs that were stopped and not rerun are pruned by the same age.
         for (path, size, written) in self.checkpoints().unwrap_or_default() {
+            if live_since.is_some_and(|since| written >= since) {
+                pruned.in_use += 1;
+                continue;
+            }
             if (all || age(written) > older_than_days)
                 && (dry_run || fs::remove_file(&path).is_ok())
             {
@@ -444,6 +502,18 @@ pub struct Stored {
     pub size: u64,
     pub used: std::time::SystemTime,
     pub meta: serde_json::Value,
+}
+
+/// A run's mark on the cache ([`Cache::live`]), removed when dropped.
+pub struct LiveRun {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 /// Released when dropped (the OS also releases it when the process dies, even by `kill -9`).
@@ -581,6 +651,31 @@ mod tests {
             Lookup::Corrupt { why } => assert!(why.contains("older heist"), "{why}"),
             other => panic!("{other:?}"),
         }
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn gc_keeps_what_a_live_run_uses() {
+        let root = scratch("gc-live");
+        let cache = Cache::open(&root).unwrap();
+        let old = Key::of(&"old");
+        cache
+            .put(&old, &[("a", b"1")], serde_json::Value::Null)
+            .unwrap();
+        // File times are coarse (a few ms): the run starts visibly after the old entry.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let live = cache.live().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let fresh = Key::of(&"fresh");
+        cache
+            .put(&fresh, &[("a", b"2")], serde_json::Value::Null)
+            .unwrap();
+        // The old entry was made before the run started: it goes; the fresh one stays.
+        let pruned = cache.gc(0.0, true, false).unwrap();
+        assert_eq!((pruned.removed, pruned.in_use), (1, 1));
+        assert!(cache.contains(&fresh) && !cache.contains(&old));
+        drop(live);
+        assert_eq!(cache.gc(0.0, true, false).unwrap().removed, 1);
         let _ = fs::remove_dir_all(root);
     }
 

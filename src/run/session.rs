@@ -149,6 +149,11 @@ impl<'a> Session<'a> {
             }
         })?;
         let _ = self.cache.clean_tmp();
+        // While it runs, `heist cache gc` keeps what it uses.
+        let _live = self.cache.live().map_err(|source| RunError::Cache {
+            root: self.cache.root().to_path_buf(),
+            source,
+        })?;
         let cx = Context {
             program: self.program,
             base: self.base.clone(),

@@ -137,6 +137,7 @@ pub fn work(request: &WorkRequest, reporter: &dyn Reporter) -> Result<Worked, Ru
             reason: format!("{}: {e}", program_path.display()),
         })?;
     let job = &d.job;
+    let _live = cache.live().map_err(cache_failed)?;
     if let Lookup::Hit(_) = cache.get(&key).map_err(cache_failed)? {
         return Ok(Worked::Cached { id: job.id.clone() });
     }

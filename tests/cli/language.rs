@@ -258,3 +258,25 @@ attack steal {
         .stderr_has("cutout on super-resolution queries");
     let _ = scratch.dir();
 }
+
+#[test]
+fn thousands_of_one_mistake_show_the_first_few_and_a_count() {
+    let mut text = String::from("experiment dup { seed = 0 }\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "dataset d = synthetic {{ domain = photo; count = 4; size = 32px; seed = {i} }}\n"
+        ));
+    }
+    let scratch = Scratch::new(&[("dup.exp", &text)]);
+    let out = Heist::new()
+        .args(["check", scratch.path("dup.exp").to_str().unwrap()])
+        .run()
+        .status(1)
+        .stderr_has("... and 2979 more heist::duplicate_name problems like those above (not shown)")
+        .stderr_has("is not a valid experiment: 2999 errors");
+    assert!(
+        out.stderr.len() < 50_000,
+        "{} bytes of diagnostics",
+        out.stderr.len()
+    );
+}

@@ -328,6 +328,9 @@ fn diff_refuses_another_experiment_and_bad_flags() {
         .status(2)
         .stderr_has("METRIC=REL");
     diff(&base, &base, &["--tolerance", "fid=-1%"]).status(2);
+    diff(&base, &base, &["--tolerance", "fdi=5%"])
+        .status(2)
+        .stderr_has("`fdi` is not a metric of the results");
     diff(&base, &scratch.path("missing.csv"), &[])
         .status(2)
         .stderr_says("neither a run directory");

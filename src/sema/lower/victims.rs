@@ -198,10 +198,17 @@ fn external(cx: &mut Cx, f: &mut Fields) -> Option<(Task, u32, VictimModel)> {
         }
         (None, Some(u)) => {
             let url = cx.string(&u, "`url`", "url = \"http://127.0.0.1:8080/translate\"")?;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if url.starts_with("https://") {
+                // Found here rather than after three failed attempts in the middle of a run.
+                cx.push(
+                    Diagnostic::error(Code::Incompatible, format!("`{url}` needs TLS, which this heist does not speak"))
+                        .at(u.span, "https is not supported")
+                        .help("serve the victim over http:// (on the loopback or a trusted network), or wrap it as a `command` that calls it with curl"),
+                );
+            } else if !url.starts_with("http://") {
                 cx.push(
                     Diagnostic::error(Code::WrongType, format!("`{url}` is not an HTTP address"))
-                        .at(u.span, "expected http:// or https://")
+                        .at(u.span, "expected http://")
                         .help("write url = \"http://127.0.0.1:8080/translate\""),
                 );
                 return None;
