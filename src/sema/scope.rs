@@ -438,6 +438,9 @@ pub fn resolve_extends(scope: &mut Scope, diagnostics: &mut Diagnostics) {
     scope.declarations = resolved;
 }
 
+/// The longest chain of `extends` that is followed (recursion, so it is bounded).
+const MAX_EXTENDS: usize = 256;
+
 fn resolve_one(
     scope: &Scope,
     name: &str,
@@ -503,6 +506,17 @@ fn resolve_one(
             )
             .also(parent_declaration.name.span, "declared here")
             .help(format!("extend another {}", declaration.kind.keyword())),
+        );
+        return None;
+    }
+    if chain.len() >= MAX_EXTENDS {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::TooDeep,
+                format!("`{name}` is more than {MAX_EXTENDS} `extends` away from a declaration that stands on its own"),
+            )
+            .at(parent.span, "one `extends` too many")
+            .help("let a declaration of the chain stand on its own, without `extends`"),
         );
         return None;
     }

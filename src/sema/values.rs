@@ -7,6 +7,9 @@ use crate::syntax::ast::{Argument, Block, Ident, Kind, StringPart, Unit, Value, 
 
 use super::scope::Scope;
 
+/// The longest chain of variables naming each other that is followed.
+const MAX_CHAIN: usize = 1000;
+
 /// Ranges expand to at most this many values.
 const MAX_RANGE_LEN: usize = 10_000;
 
@@ -71,35 +74,53 @@ impl<'a> Cx<'a> {
         self.diagnostics.push(diagnostic);
     }
 
-    /// Substitutes a variable (`root`) for its value, following chains of variables.
+    /// Substitutes a variable (`root`) for its value, following chains of variables (in a
+    /// loop, not by recursion: a chain of thousands of `let`s must not overflow the stack).
     pub fn resolve(&mut self, value: &Value) -> Option<Value> {
-        let ValueKind::Reference(path) = &value.kind else {
-            return Some(value.clone());
-        };
-        let [name] = path.as_slice() else {
-            return Some(value.clone());
-        };
-        let Some(binding) = self.scope.lets.get(&name.text) else {
-            return Some(value.clone());
-        };
-        if self.resolving.contains(&name.text) {
-            let chain = format!("{} -> {}", self.resolving.join(" -> "), name.text);
-            self.push(
-                Diagnostic::error(
-                    Code::VariableCycle,
-                    format!("the variable `{}` refers to itself", name.text),
-                )
-                .at(binding.name.span, "defined in terms of itself")
-                .help(format!(
-                    "the chain is {chain}; give one of them a plain value"
-                )),
-            );
-            return None;
+        let mut current = value.clone();
+        let mut chain: Vec<String> = vec![];
+        loop {
+            let ValueKind::Reference(path) = &current.kind else {
+                return Some(current);
+            };
+            let [name] = path.as_slice() else {
+                return Some(current);
+            };
+            let Some(binding) = self.scope.lets.get(&name.text) else {
+                return Some(current);
+            };
+            if self.resolving.contains(&name.text) || chain.contains(&name.text) {
+                let mut all = self.resolving.clone();
+                all.extend(chain.iter().cloned());
+                let chain = format!("{} -> {}", all.join(" -> "), name.text);
+                let span = binding.name.span;
+                self.push(
+                    Diagnostic::error(
+                        Code::VariableCycle,
+                        format!("the variable `{}` refers to itself", name.text),
+                    )
+                    .at(span, "defined in terms of itself")
+                    .help(format!(
+                        "the chain is {chain}; give one of them a plain value"
+                    )),
+                );
+                return None;
+            }
+            if chain.len() >= MAX_CHAIN {
+                let span = binding.name.span;
+                self.push(
+                    Diagnostic::error(
+                        Code::TooDeep,
+                        format!("`{}` is the {MAX_CHAIN}th variable of a chain of variables that name each other", name.text),
+                    )
+                    .at(span, "one chain too many")
+                    .help("give a variable in the chain a plain value"),
+                );
+                return None;
+            }
+            chain.push(name.text.clone());
+            current = binding.value.clone();
         }
-        self.resolving.push(name.text.clone());
-        let resolved = self.resolve(&binding.value.clone());
-        self.resolving.pop();
-        resolved
     }
 
     fn wrong_type(&mut self, value: &Value, expected: &str, what: &str, example: &str) {

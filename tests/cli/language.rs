@@ -280,3 +280,39 @@ fn thousands_of_one_mistake_show_the_first_few_and_a_count() {
         out.stderr.len()
     );
 }
+
+#[test]
+fn endless_chains_of_variables_and_extends_are_diagnostics_not_stack_overflows() {
+    let mut lets = String::from("experiment deep { seed = 0 }\nlet v0 = 4\n");
+    for i in 1..20_000 {
+        lets.push_str(&format!("let v{i} = v{}\n", i - 1));
+    }
+    lets.push_str(
+        "dataset d = synthetic { domain = photo; count = v19999; size = 32px; seed = 1 }\n",
+    );
+    let mut extends = String::from(
+        "experiment deep { seed = 0 }\n\
+         dataset d0 = synthetic { domain = photo; count = 4; size = 32px; seed = 1 }\n",
+    );
+    for i in 1..2_000 {
+        extends.push_str(&format!(
+            "dataset d{i} extends d{} {{ seed = {i} }}\n",
+            i - 1
+        ));
+    }
+    let scratch = Scratch::new(&[("lets.exp", &lets), ("extends.exp", &extends)]);
+    for (file, says) in [
+        ("lets.exp", "of a chain of variables that name each other"),
+        (
+            "extends.exp",
+            "`extends` away from a declaration that stands on its own",
+        ),
+    ] {
+        Heist::new()
+            .args(["check", scratch.path(file).to_str().unwrap()])
+            .run()
+            .status(1)
+            .stderr_has("heist::too_deep")
+            .stderr_has(says);
+    }
+}
