@@ -251,6 +251,16 @@ pub fn open_victim(
     Ok(Victim::new(answer, price_usd_per_query, max_queries))
 }
 
+/// Checks that a folder dataset (part) of `program` holds images where its layout says, without
+/// reading them; synthetic datasets always do.
+pub fn check_dataset(program: &Program, data: &DataRef, base: &Path) -> Result<(), DataError> {
+    let dataset = &program.datasets[&data.dataset];
+    if let crate::sema::program::DatasetSource::Folder { path, layout, .. } = &dataset.source {
+        data::folder::part_files(&base.join(path), *layout, data.part.as_deref())?;
+    }
+    Ok(())
+}
+
 /// A generator from weights heist saved (a trained victim's or a surrogate's artefact).
 pub fn load_generator(
     cx: &Context,

@@ -26,6 +26,13 @@ pub fn gather(program: &Program, base: &Path) -> Result<plan::Inputs, InputError
     let (datasets, files) = plan::needs(program);
     let mut inputs = plan::Inputs::default();
     for data in datasets {
+        // A missing or empty part (a CycleGAN folder without `trainB/`) is found now, before
+        // any job runs, not when the first job reads it.
+        crate::engine::jobs::check_dataset(program, &data, base).map_err(|e| InputError {
+            what: format!("dataset `{}`", crate::plan::data_name(&data)),
+            path: base.join(folder_of(program, &data)).display().to_string(),
+            reason: e.to_string(),
+        })?;
         let value = dataset(program, &data, base)?;
         inputs.datasets.insert(data, value);
     }
@@ -34,6 +41,14 @@ pub fn gather(program: &Program, base: &Path) -> Result<plan::Inputs, InputError
         inputs.files.insert(f.path, sha);
     }
     Ok(inputs)
+}
+
+/// The folder a dataset is read from (empty for synthetic ones).
+fn folder_of(program: &Program, data: &DataRef) -> String {
+    match &program.datasets[&data.dataset].source {
+        DatasetSource::Folder { path, .. } => path.clone(),
+        DatasetSource::Synthetic { .. } => String::new(),
+    }
 }
 
 /// A dataset (part) as it determines a job's output; its name and label are left out.

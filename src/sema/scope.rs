@@ -173,7 +173,32 @@ pub fn apply_overrides(
                 continue;
             }
         };
+        let value = bare_word_as_string(scope, &path, value);
         apply_one(scope, &path, value, diagnostics);
+    }
+}
+
+/// `--set data=good` where `data` is a string variable and `good` names nothing: the word is
+/// the string (as the docs promise), not a reference to a missing name.
+fn bare_word_as_string(scope: &Scope, path: &[Ident], value: Value) -> Value {
+    let [key] = path else {
+        return value;
+    };
+    let is_string = |v: &Value| matches!(v.kind, ValueKind::String(_));
+    let ValueKind::Reference(words) = &value.kind else {
+        return value;
+    };
+    let [word] = words.as_slice() else {
+        return value;
+    };
+    let names_something =
+        scope.lets.contains_key(&word.text) || scope.declarations.contains_key(&word.text);
+    match scope.lets.get(&key.text) {
+        Some(binding) if is_string(&binding.value) && !names_something => Value {
+            kind: ValueKind::String(vec![ast::StringPart::Text(word.text.clone())]),
+            span: value.span,
+        },
+        _ => value,
     }
 }
 

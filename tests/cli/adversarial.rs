@@ -205,3 +205,47 @@ fn a_rerun_into_a_run_directory_replaces_it_whole() {
         "no staging folder left: {siblings:?}"
     );
 }
+
+#[test]
+fn a_missing_part_of_a_dataset_folder_is_found_before_anything_runs() {
+    let scratch = Scratch::new(&[]);
+    let train_a = scratch.path("monet/trainA");
+    std::fs::create_dir_all(&train_a).unwrap();
+    image::RgbImage::new(32, 32)
+        .save(train_a.join("0.png"))
+        .unwrap();
+    let exp = variant(
+        &scratch,
+        "parts.exp",
+        |t| {
+            t.replace(
+                "style = paintings; image_size = size",
+                "style = monet_folder.trainB; image_size = size",
+            )
+        },
+        "dataset monet_folder = folder { path = \"monet\"; layout = cyclegan }\n",
+    );
+    for command in ["plan", "run"] {
+        let outcome = Heist::new()
+            .args([
+                command,
+                &exp,
+                "--cache",
+                scratch.path("cache").to_str().unwrap(),
+            ])
+            .run();
+        assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+        outcome
+            .status(1)
+            .stderr_has("dataset `monet_folder.trainB`")
+            .stderr_has("trainB` does not exist");
+    }
+    assert!(
+        !scratch
+            .path("cache/objects")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "nothing ran"
+    );
+}

@@ -316,3 +316,13 @@ fn endless_chains_of_variables_and_extends_are_diagnostics_not_stack_overflows()
             .stderr_has(says);
     }
 }
+
+#[test]
+fn a_bare_word_set_on_a_string_variable_is_that_string() {
+    let text = "experiment e { seed = 0 }\n\
+                let root = \"/data\"\n\
+                dataset photos = folder { path = \"${root}/photos\" }\n";
+    let p = program(&[("e.exp", text)], &["root=mnt"]);
+    let source = serde_json::to_string(&p.datasets["photos"].source).unwrap();
+    assert!(source.contains("\"mnt/photos\""), "{source}");
+}

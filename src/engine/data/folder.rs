@@ -66,6 +66,16 @@ pub enum DataError {
     },
 }
 
+/// The image files of a dataset folder's part (its `trainB/`, `DIV2K_valid_HR/`, ...), or what
+/// is wrong with the folder: found before a run, not when a job first reads it.
+pub fn part_files(
+    root: &Path,
+    layout: Layout,
+    part: Option<&str>,
+) -> Result<Vec<PathBuf>, DataError> {
+    image_files(&part_dir(root, layout, part), layout)
+}
+
 /// Image files below `dir` (recursively), sorted by their path relative to `dir`.
 pub fn image_files(dir: &Path, layout: Layout) -> Result<Vec<PathBuf>, DataError> {
     if !dir.is_dir() {

@@ -13,6 +13,7 @@ pub struct HttpVictim {
     url: String,
     agent: ureq::Agent,
     retries: u32,
+    timeout_s: f64,
 }
 
 impl HttpVictim {
@@ -26,6 +27,7 @@ impl HttpVictim {
             url: url.to_string(),
             agent,
             retries,
+            timeout_s,
         }
     }
 
@@ -35,8 +37,20 @@ impl HttpVictim {
             .post(&self.url)
             .header("Content-Type", "image/png")
             .send(body)
-            .map_err(|e| format!("POST {} failed: {e}", self.url))?;
+            .map_err(|e| match e {
+                ureq::Error::Timeout(_) => format!(
+                    "POST {} did not answer within {:.1} s (the victim's `timeout`)",
+                    self.url, self.timeout_s
+                ),
+                e => format!("POST {} failed: {e}", self.url),
+            })?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no content type")
+            .to_string();
         let bytes = response
             .into_body()
             .with_config()
@@ -57,7 +71,13 @@ impl HttpVictim {
                 }
             ));
         }
-        decode(&bytes)
+        decode(&bytes).map_err(|e| {
+            format!(
+                "POST {} answered {} bytes of `{content_type}` that are not an image: {e}",
+                self.url,
+                bytes.len()
+            )
+        })
     }
 }
 

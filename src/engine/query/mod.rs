@@ -128,9 +128,13 @@ impl Answer for LocalVictim {
             .enumerate()
             .find(|(_, im)| im.dimensions() != images[0].dimensions())
         {
+            let (w, h) = images[i].dimensions();
+            let (w0, h0) = images[0].dimensions();
             return Err(QueryError::Failed {
                 index: first + i as u64,
-                reason: "images of one call must share a size".into(),
+                reason: format!(
+                    "it is {w}x{h} but query {first} of the same batch is {w0}x{h0}: the queries of one call share a size (resize the attacker's images, e.g. with the dataset's `load_size`)"
+                ),
             });
         }
         Ok(self.generator.translate(images, &self.device))

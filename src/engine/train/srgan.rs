@@ -75,7 +75,7 @@ impl SrTrainer {
             let (w, h) = lr.dimensions();
             if hr.dimensions() != (w * config.scale, h * config.scale) {
                 return Err(TrainError::Data(format!(
-                    "pair {i}: the LR image is {w}x{h} and the HR image {}x{}, not {}x larger",
+                    "training pair {i} (in the order of the dataset's files): the LR image is {w}x{h} and the HR image {}x{}, not {}x larger",
                     hr.dimensions().0,
                     hr.dimensions().1,
                     config.scale
@@ -83,7 +83,7 @@ impl SrTrainer {
             }
             if w < lr_crop || h < lr_crop {
                 return Err(TrainError::Data(format!(
-                    "pair {i}: the HR image is {}x{}, smaller than the {}px HR crop",
+                    "training pair {i} (in the order of the dataset's files): the HR image is {}x{}, smaller than the {}px HR crop",
                     hr.dimensions().0,
                     hr.dimensions().1,
                     config.hr_crop
