@@ -2,7 +2,8 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::sema::program::{
-    Cell, DataRef, Defense, Evaluation, Extractor, GroundTruth, Metric, Program, Task,
+    Cell, DataRef, DatasetSource, Defense, Evaluation, Extractor, GroundTruth, Metric, Program,
+    Task, VictimModel,
 };
 use crate::sema::values::Cx;
 use crate::syntax::ast::{Declaration, Kind, Value, ValueKind};
@@ -115,6 +116,49 @@ pub fn evaluation(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Eva
     let metrics = metrics?;
     let (victim_test, victim_test_value) = victim_test?;
     let benchmarks = benchmarks?;
+    // Every test set reaches the victims and the surrogates: a size their generators cannot
+    // take is found here, not in the middle of a run.
+    let sets = std::iter::once((&victim_test, &victim_test_value))
+        .chain(benchmarks.iter().map(|(r, v)| (r, v)));
+    for ((r, _), value) in sets {
+        let Some(side) = input_side(program, r) else {
+            continue;
+        };
+        for (attack, (name, _)) in known.iter().zip(&attacks) {
+            let mut models = vec![(
+                format!("the surrogate of `{name}`"),
+                &attack.surrogate.architecture,
+            )];
+            if let Some(
+                VictimModel::Trained { architecture, .. }
+                | VictimModel::Weights { architecture, .. },
+            ) = program.victims.get(&attack.victim).map(|v| &v.model)
+            {
+                models.push((format!("the victim `{}`", attack.victim), architecture));
+            }
+            for (who, architecture) in models {
+                let (multiple, exactly) = architecture.input_sides();
+                let (fits, need, fix) = match exactly {
+                    Some(s) => (side == s, format!("exactly {s}px"), s),
+                    None => (
+                        side.is_multiple_of(multiple),
+                        format!("sides that are multiples of {multiple}px"),
+                        side.next_multiple_of(multiple),
+                    ),
+                };
+                if !fits {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::ImageSize,
+                            format!("`{r}` has {side}px images, which {who} cannot take: it needs {need}"),
+                        )
+                        .at(value.span, format!("{side}px images"))
+                        .help(format!("give `{}` images of {fix}px (its `size`, or `crop_size` for a folder)", r.dataset)),
+                    );
+                }
+            }
+        }
+    }
     let needs_truth: Vec<&(Cell, Value)> = cells
         .iter()
         .filter(|(c, _)| c.needs_ground_truth())
@@ -317,4 +361,18 @@ pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
     };
     f.finish(cx);
     Some(metric)
+}
+
+/// The side of the images a test set gives a model, where the experiment fixes it: a
+/// synthetic style-transfer set's `size`, a folder's `crop_size` (else `load_size`).
+/// Super-resolution sets are left out: their generators take any size.
+fn input_side(program: &Program, data: &DataRef) -> Option<u32> {
+    let d = program.datasets.get(&data.dataset)?;
+    match &d.source {
+        DatasetSource::Synthetic {
+            size, scale: None, ..
+        } => Some(*size),
+        DatasetSource::Folder { scale: None, .. } => d.crop_size.or(d.load_size),
+        _ => None,
+    }
 }
