@@ -22,9 +22,10 @@ pub fn attack(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Attack>
         .as_ref()
         .and_then(|v| cx.declaration(v, Kind::Victim, "`victim`"));
     let victim = victim_name.as_ref().and_then(|n| program.victims.get(n));
-    let queries = f
-        .required(cx, "queries", "queries = intel")
-        .and_then(|v| data_ref(cx, &v, "`queries`", program));
+    let queries_value = f.required(cx, "queries", "queries = intel");
+    let queries = queries_value
+        .as_ref()
+        .and_then(|v| data_ref(cx, v, "`queries`", program));
     let surrogate_value = f.required(
         cx,
         "surrogate",
@@ -127,6 +128,53 @@ pub fn attack(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Attack>
         }
     }
 
+    // The queries reach the victim's generator and the surrogate's training crops: a size
+    // either cannot take is found here, not when the query job runs.
+    if let (Some((q, _)), Some(qv)) = (&queries, &queries_value) {
+        if let Some(side) = super::input_side(program, q) {
+            let victim_architecture = victim.and_then(|v| match &v.model {
+                crate::sema::program::VictimModel::Trained { architecture, .. }
+                | crate::sema::program::VictimModel::Weights { architecture, .. } => {
+                    Some(architecture)
+                }
+                _ => None,
+            });
+            if let Some(architecture) = victim_architecture {
+                let (multiple, exactly) = architecture.input_sides();
+                let (fits, need, fix) = match exactly {
+                    Some(s) => (side == s, format!("exactly {s}px"), s),
+                    None => (
+                        side.is_multiple_of(multiple),
+                        format!("sides that are multiples of {multiple}px"),
+                        side.next_multiple_of(multiple),
+                    ),
+                };
+                if !fits {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::ImageSize,
+                            format!("`{q}` has {side}px images, which the victim cannot take: it needs {need}"),
+                        )
+                        .at(qv.span, format!("{side}px images"))
+                        .help(format!("give `{}` images of {fix}px (its `size`, or `crop_size` for a folder)", q.dataset)),
+                    );
+                }
+            }
+            if let Some(s) = &surrogate {
+                let crop = s.architecture.training_crop();
+                if side < crop {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::ImageSize,
+                            format!("`{q}` has {side}px images, smaller than the {crop}px crops the surrogate trains on"),
+                        )
+                        .at(qv.span, format!("{side}px images"))
+                        .help(format!("give `{}` images of at least {crop}px, or a smaller surrogate `image_size`", q.dataset)),
+                    );
+                }
+            }
+        }
+    }
     let (fractions, augmentations, seeds, sweep) = (fractions?, augmentations?, seeds?, sweep?);
     let points = expand(cx, &fractions, &augmentations, &seeds, &sweep, sweep_span)?;
     let (queries, _) = queries?;

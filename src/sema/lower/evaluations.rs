@@ -2,13 +2,12 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::sema::program::{
-    Cell, DataRef, DatasetSource, Defense, Evaluation, Extractor, GroundTruth, Metric, Program,
-    Task, VictimModel,
+    Cell, DataRef, Defense, Evaluation, Extractor, GroundTruth, Metric, Program, Task, VictimModel,
 };
 use crate::sema::values::Cx;
 use crate::syntax::ast::{Declaration, Kind, Value, ValueKind};
 
-use super::{data_ref, untyped, Content};
+use super::{data_ref, input_side, untyped, Content};
 
 pub fn evaluation(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Evaluation> {
     untyped(cx, d);
@@ -361,18 +360,4 @@ pub fn metric(cx: &mut Cx, value: &Value) -> Option<Metric> {
     };
     f.finish(cx);
     Some(metric)
-}
-
-/// The side of the images a test set gives a model, where the experiment fixes it: a
-/// synthetic style-transfer set's `size`, a folder's `crop_size` (else `load_size`).
-/// Super-resolution sets are left out: their generators take any size.
-fn input_side(program: &Program, data: &DataRef) -> Option<u32> {
-    let d = program.datasets.get(&data.dataset)?;
-    match &d.source {
-        DatasetSource::Synthetic {
-            size, scale: None, ..
-        } => Some(*size),
-        DatasetSource::Folder { scale: None, .. } => d.crop_size.or(d.load_size),
-        _ => None,
-    }
 }

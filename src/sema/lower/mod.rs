@@ -263,3 +263,17 @@ fn data_ref(
         dataset.content(),
     ))
 }
+
+/// The side of the images a dataset gives a model, where the experiment fixes it: a
+/// synthetic style-transfer set's `size`, a folder's `crop_size` (else `load_size`).
+/// Super-resolution sets are left out: their generators take any size.
+pub(super) fn input_side(program: &Program, data: &DataRef) -> Option<u32> {
+    let d = program.datasets.get(&data.dataset)?;
+    match &d.source {
+        DatasetSource::Synthetic {
+            size, scale: None, ..
+        } => Some(*size),
+        DatasetSource::Folder { scale: None, .. } => d.crop_size.or(d.load_size),
+        _ => None,
+    }
+}
