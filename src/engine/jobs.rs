@@ -17,8 +17,8 @@ use super::train::checkpoint::Checkpointing;
 use super::train::{self, Observer, TrainError, TrainingData};
 use crate::rng::Rng;
 use crate::sema::program::{
-    Architecture, Attack, AttackPoint, Augmentation, ContentLoss, DataRef, Program, Task, Training,
-    VictimData, VictimModel,
+    Architecture, Attack, AttackPoint, Augmentation, ContentLoss, DataRef, Program, Sides, Task,
+    Training, VictimData, VictimModel,
 };
 
 /// What a job needs besides its own configuration.
@@ -306,18 +306,15 @@ pub fn check_inputs(
     images: &[RgbImage],
     data: &str,
 ) -> Result<(), JobError> {
-    let (multiple, exactly) = architecture.input_sides();
-    let need = match exactly {
-        Some(side) => format!("{side}x{side} images"),
-        None if multiple > 1 => format!("images whose sides are multiples of {multiple}"),
-        None => return Ok(()),
+    let sides = architecture.input_sides();
+    let need = match sides {
+        Sides::Exactly(side) => format!("{side}x{side} images"),
+        Sides::MultipleOf(m) => format!("images whose sides are multiples of {m}"),
+        Sides::Any => return Ok(()),
     };
     for (index, image) in images.iter().enumerate() {
         let (w, h) = image.dimensions();
-        let fits = match exactly {
-            Some(side) => (w, h) == (side, side),
-            None => w.is_multiple_of(multiple) && h.is_multiple_of(multiple) && w > 0 && h > 0,
-        };
+        let fits = sides.fit(w, h);
         if !fits {
             return Err(JobError::ImageSize {
                 model: format!(
@@ -450,12 +447,7 @@ pub fn victim_outputs(
 
 /// The architecture of a victim heist builds (`None` for external victims).
 fn victim_architecture<'p>(cx: &Context<'p>, name: &str) -> Option<&'p Architecture> {
-    match &cx.program.victims[name].model {
-        VictimModel::Trained { architecture, .. } | VictimModel::Weights { architecture, .. } => {
-            Some(architecture)
-        }
-        VictimModel::Command { .. } | VictimModel::Http { .. } => None,
-    }
+    cx.program.victims[name].model.architecture()
 }
 
 /// The upscaling factor of a victim heist builds (`None` for external victims).

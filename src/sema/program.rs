@@ -236,15 +236,15 @@ impl Architecture {
         }
     }
 
-    /// The input sizes its generator takes: sides a multiple of `.0` (its down-samplings), or,
-    /// with `.1`, exactly that size (a layer sized to the image).
-    pub fn input_sides(&self) -> (u32, Option<u32>) {
+    /// The input sizes its generator takes.
+    pub fn input_sides(&self) -> Sides {
         match self {
-            Architecture::Pix2pix(a) => (1 << a.unet_depth, None),
-            Architecture::Cyclegan(_) => (4, None),
-            Architecture::Ugatit(a) if a.light => (4, None),
-            Architecture::Ugatit(a) => (4, Some(a.image_size)),
-            Architecture::Srgan(_) | Architecture::Srresnet(_) => (1, None),
+            Architecture::Pix2pix(a) => Sides::MultipleOf(1 << a.unet_depth),
+            Architecture::Cyclegan(_) => Sides::MultipleOf(4),
+            Architecture::Ugatit(a) if a.light => Sides::MultipleOf(4),
+            // A layer sized to the image.
+            Architecture::Ugatit(a) => Sides::Exactly(a.image_size),
+            Architecture::Srgan(_) | Architecture::Srresnet(_) => Sides::Any,
         }
     }
 
@@ -265,6 +265,37 @@ impl Architecture {
             Architecture::Srgan(a) => a.scale,
             Architecture::Srresnet(a) => a.scale,
             _ => 1,
+        }
+    }
+}
+
+/// The image sides a generator takes: any, multiples of its down-sampling factor, or exactly
+/// one size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sides {
+    Any,
+    MultipleOf(u32),
+    Exactly(u32),
+}
+
+impl Sides {
+    /// Whether a `width` x `height` image fits.
+    pub fn fit(self, width: u32, height: u32) -> bool {
+        match self {
+            Sides::Any => true,
+            Sides::MultipleOf(m) => {
+                width > 0 && height > 0 && width.is_multiple_of(m) && height.is_multiple_of(m)
+            }
+            Sides::Exactly(s) => (width, height) == (s, s),
+        }
+    }
+
+    /// The side nearest above `side` that fits.
+    pub fn nearest(self, side: u32) -> u32 {
+        match self {
+            Sides::Any => side,
+            Sides::MultipleOf(m) => side.max(1).next_multiple_of(m),
+            Sides::Exactly(s) => s,
         }
     }
 }
@@ -466,6 +497,17 @@ pub enum VictimModel {
         retries: u32,
         image_size: u32,
     },
+}
+
+impl VictimModel {
+    /// The architecture of a victim heist builds (`None` for external victims).
+    pub fn architecture(&self) -> Option<&Architecture> {
+        match self {
+            VictimModel::Trained { architecture, .. }
+            | VictimModel::Weights { architecture, .. } => Some(architecture),
+            VictimModel::Command { .. } | VictimModel::Http { .. } => None,
+        }
+    }
 }
 
 /// The victim's training data.

@@ -132,33 +132,9 @@ pub fn attack(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Attack>
     // either cannot take is found here, not when the query job runs.
     if let (Some((q, _)), Some(qv)) = (&queries, &queries_value) {
         if let Some(side) = super::input_side(program, q) {
-            let victim_architecture = victim.and_then(|v| match &v.model {
-                crate::sema::program::VictimModel::Trained { architecture, .. }
-                | crate::sema::program::VictimModel::Weights { architecture, .. } => {
-                    Some(architecture)
-                }
-                _ => None,
-            });
+            let victim_architecture = victim.and_then(|v| v.model.architecture());
             if let Some(architecture) = victim_architecture {
-                let (multiple, exactly) = architecture.input_sides();
-                let (fits, need, fix) = match exactly {
-                    Some(s) => (side == s, format!("exactly {s}px"), s),
-                    None => (
-                        side.is_multiple_of(multiple),
-                        format!("sides that are multiples of {multiple}px"),
-                        side.next_multiple_of(multiple),
-                    ),
-                };
-                if !fits {
-                    cx.push(
-                        Diagnostic::error(
-                            Code::ImageSize,
-                            format!("`{q}` has {side}px images, which the victim cannot take: it needs {need}"),
-                        )
-                        .at(qv.span, format!("{side}px images"))
-                        .help(format!("give `{}` images of {fix}px (its `size`, or `crop_size` for a folder)", q.dataset)),
-                    );
-                }
+                super::check_side(cx, q, side, qv, "the victim", architecture);
             }
             if let Some(s) = &surrogate {
                 let crop = s.architecture.training_crop();

@@ -2,12 +2,12 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::sema::program::{
-    Cell, DataRef, Defense, Evaluation, Extractor, GroundTruth, Metric, Program, Task, VictimModel,
+    Cell, DataRef, Defense, Evaluation, Extractor, GroundTruth, Metric, Program, Task,
 };
 use crate::sema::values::Cx;
 use crate::syntax::ast::{Declaration, Kind, Value, ValueKind};
 
-use super::{data_ref, input_side, untyped, Content};
+use super::{check_side, data_ref, input_side, untyped, Content};
 
 pub fn evaluation(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Evaluation> {
     untyped(cx, d);
@@ -128,33 +128,15 @@ pub fn evaluation(cx: &mut Cx, d: &Declaration, program: &Program) -> Option<Eva
                 format!("the surrogate of `{name}`"),
                 &attack.surrogate.architecture,
             )];
-            if let Some(
-                VictimModel::Trained { architecture, .. }
-                | VictimModel::Weights { architecture, .. },
-            ) = program.victims.get(&attack.victim).map(|v| &v.model)
+            if let Some(architecture) = program
+                .victims
+                .get(&attack.victim)
+                .and_then(|v| v.model.architecture())
             {
                 models.push((format!("the victim `{}`", attack.victim), architecture));
             }
             for (who, architecture) in models {
-                let (multiple, exactly) = architecture.input_sides();
-                let (fits, need, fix) = match exactly {
-                    Some(s) => (side == s, format!("exactly {s}px"), s),
-                    None => (
-                        side.is_multiple_of(multiple),
-                        format!("sides that are multiples of {multiple}px"),
-                        side.next_multiple_of(multiple),
-                    ),
-                };
-                if !fits {
-                    cx.push(
-                        Diagnostic::error(
-                            Code::ImageSize,
-                            format!("`{r}` has {side}px images, which {who} cannot take: it needs {need}"),
-                        )
-                        .at(value.span, format!("{side}px images"))
-                        .help(format!("give `{}` images of {fix}px (its `size`, or `crop_size` for a folder)", r.dataset)),
-                    );
-                }
+                check_side(cx, r, side, value, &who, architecture);
             }
         }
     }

@@ -277,3 +277,36 @@ pub(super) fn input_side(program: &Program, data: &DataRef) -> Option<u32> {
         _ => None,
     }
 }
+
+/// A diagnostic when `data` (of `side` px, at `value`) cannot be given to `who`'s generator.
+pub(super) fn check_side(
+    cx: &mut Cx,
+    data: &DataRef,
+    side: u32,
+    value: &Value,
+    who: &str,
+    architecture: &crate::sema::program::Architecture,
+) {
+    use crate::sema::program::Sides;
+    let sides = architecture.input_sides();
+    if sides.fit(side, side) {
+        return;
+    }
+    let need = match sides {
+        Sides::Exactly(s) => format!("exactly {s}px"),
+        Sides::MultipleOf(m) => format!("sides that are multiples of {m}px"),
+        Sides::Any => unreachable!("any side fits"),
+    };
+    cx.push(
+        Diagnostic::error(
+            Code::ImageSize,
+            format!("`{data}` has {side}px images, which {who} cannot take: it needs {need}"),
+        )
+        .at(value.span, format!("{side}px images"))
+        .help(format!(
+            "give `{}` images of {}px (its `size`, or `crop_size` for a folder)",
+            data.dataset,
+            sides.nearest(side)
+        )),
+    );
+}
